@@ -1,0 +1,220 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Platform.Sidecar;
+using Platform.Sidecar.Resources;
+
+// A daprd stand-in for machines without the Dapr runtime. Flags follow daprd's; run with --help for the list.
+var parsed = CommandLine.Parse(args);
+if (parsed.Error is { } error)
+{
+    Console.Error.WriteLine($"error: {error}");
+    Console.Error.WriteLine(CommandLine.Usage);
+    return 2;
+}
+
+if (parsed.Help)
+{
+    Console.WriteLine(CommandLine.Usage);
+    return 0;
+}
+
+using var loggerFactory = LoggerFactory.Create(b => b
+    .AddSimpleConsole(o =>
+    {
+        o.SingleLine = true;
+        o.TimestampFormat = "HH:mm:ss.fff ";
+    })
+    .SetMinimumLevel(parsed.LogLevel));
+using var stop = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    stop.Cancel();
+};
+AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+{
+    try
+    {
+        stop.Cancel();
+    }
+    catch (ObjectDisposedException)
+    {
+        // Already stopped.
+    }
+};
+
+Sidecar sidecar;
+try
+{
+    sidecar = await Sidecar.StartAsync(parsed.Options! with { LoggerFactory = loggerFactory }, stop.Token);
+}
+catch (ResourceException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
+catch (InvalidOperationException e)
+{
+    Console.Error.WriteLine($"error: {e}");
+    return 1;
+}
+
+await using (sidecar)
+{
+    // One line a supervisor (dev/Host, a test) can read the ports from, whatever ports were asked for.
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"sidecar ready: app-id={sidecar.AppId} http-port={sidecar.HttpPort} grpc-port={sidecar.GrpcPort}"));
+    using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop.Token, sidecar.ShutdownRequested);
+    try
+    {
+        await Task.Delay(Timeout.Infinite, linked.Token);
+    }
+    catch (OperationCanceledException)
+    {
+    }
+
+    Console.WriteLine($"sidecar {sidecar.AppId} stopping");
+}
+
+return 0;
+
+internal sealed record Parsed(SidecarOptions? Options, bool Help, string? Error, LogLevel LogLevel);
+
+internal static class CommandLine
+{
+    public const string Usage = """
+        usage: Platform.Sidecar.Cli --app-id <id> [options]
+          --app-id <id>                 the app's id (required)
+          --app-port <port>             where the app listens (omit for an app that only calls out)
+          --app-channel-address <host>  the app's host (default 127.0.0.1)
+          --dapr-http-port <port>       HTTP API port (default 3500; 0 = any free port)
+          --dapr-grpc-port <port>       gRPC API port (default 50001; 0 = any free port)
+          --resources-path <dir>        folder of component YAML; repeat for several (default ./components if present)
+          --app-max-concurrency <n>     most calls into the app at once (default -1, unlimited)
+          --config <file>               Dapr Configuration file
+          --log-level <level>           debug, info (default), warn, error
+        """;
+
+    public static Parsed Parse(string[] args)
+    {
+        string? appId = null, channel = null, config = null;
+        int? appPort = null;
+        int http = 3500, grpc = 50001, maxConcurrency = -1;
+        var resources = new List<string>();
+        var level = LogLevel.Information;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var flag = args[i];
+            if (flag is "-h" or "--help")
+            {
+                return new Parsed(null, true, null, level);
+            }
+
+            var eq = flag.IndexOf('=', StringComparison.Ordinal);
+            string? value;
+            if (eq > 0)
+            {
+                value = flag[(eq + 1)..];
+                flag = flag[..eq];
+            }
+            else
+            {
+                value = i + 1 < args.Length ? args[++i] : null;
+            }
+
+            if (value is null)
+            {
+                return Fail($"{flag} needs a value");
+            }
+
+            switch (flag)
+            {
+                case "--app-id":
+                    appId = value;
+                    break;
+                case "--app-port":
+                    if (!Port(value, out var p) || p == 0)
+                    {
+                        return Fail($"--app-port '{value}' is not a port number");
+                    }
+
+                    appPort = p;
+                    break;
+                case "--app-channel-address":
+                    channel = value;
+                    break;
+                case "--dapr-http-port":
+                    if (!Port(value, out http))
+                    {
+                        return Fail($"--dapr-http-port '{value}' is not a port number");
+                    }
+
+                    break;
+                case "--dapr-grpc-port":
+                    if (!Port(value, out grpc))
+                    {
+                        return Fail($"--dapr-grpc-port '{value}' is not a port number");
+                    }
+
+                    break;
+                case "--resources-path" or "--components-path":
+                    resources.Add(value);
+                    break;
+                case "--app-max-concurrency":
+                    if (!int.TryParse(value, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out maxConcurrency) || maxConcurrency is 0 or < -1)
+                    {
+                        return Fail($"--app-max-concurrency '{value}' must be a positive number or -1");
+                    }
+
+                    break;
+                case "--config":
+                    config = value;
+                    break;
+                case "--log-level":
+                    level = value switch
+                    {
+                        "debug" => LogLevel.Debug,
+                        "info" => LogLevel.Information,
+                        "warn" => LogLevel.Warning,
+                        "error" => LogLevel.Error,
+                        _ => (LogLevel)(-1),
+                    };
+                    if ((int)level < 0)
+                    {
+                        return Fail($"--log-level '{value}' is not debug, info, warn or error");
+                    }
+
+                    break;
+                default:
+                    return Fail($"unknown flag {flag}");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(appId))
+        {
+            return Fail("--app-id is required");
+        }
+
+        if (resources.Count == 0 && Directory.Exists("components"))
+        {
+            resources.Add("components");
+        }
+
+        return new Parsed(new SidecarOptions
+        {
+            AppId = appId,
+            AppPort = appPort,
+            AppChannelAddress = channel ?? "127.0.0.1",
+            HttpPort = http,
+            GrpcPort = grpc,
+            ResourcesPaths = resources,
+            AppMaxConcurrency = maxConcurrency,
+            ConfigPath = config,
+        }, false, null, level);
+
+        Parsed Fail(string message) => new(null, false, message, level);
+    }
+
+    private static bool Port(string text, out int port) =>
+        int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out port) && port is >= 0 and <= 65535;
+}

@@ -1,0 +1,429 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Platform.Sidecar.Invocation;
+using Platform.Sidecar.State;
+
+namespace Platform.Sidecar.Api;
+
+/// <summary>
+/// daprd's HTTP API (dapr/dapr <c>pkg/api/http</c>): health, metadata, state, publish, secrets, invocation and
+/// shutdown, with daprd's status codes and <c>{"errorCode","message"}</c> error bodies.
+/// </summary>
+internal static class HttpApi
+{
+    private const int MaxBody = 16 * 1024 * 1024;
+
+    public static void Map(WebApplication web)
+    {
+        web.Use(Normalize);
+        web.Use(Errors);
+
+        web.MapGet("/v1.0/healthz", Healthz);
+        web.MapGet("/v1.0/healthz/outbound", () => Results.NoContent());
+        web.MapGet("/v1.0/metadata", Metadata.GetHttp);
+        web.MapPut("/v1.0/metadata/{key}", Metadata.PutHttp);
+        web.MapPost("/v1.0/shutdown", (SidecarRuntime rt) =>
+        {
+            rt.RequestShutdown();
+            return Results.NoContent();
+        });
+
+        web.MapGet("/v1.0/state/{store}/{key}", GetState);
+        web.MapMethods("/v1.0/state/{store}", ["POST", "PUT"], SaveState);
+        web.MapDelete("/v1.0/state/{store}/{key}", DeleteState);
+        web.MapMethods("/v1.0/state/{store}/bulk", ["POST", "PUT"], BulkGetState);
+        web.MapMethods("/v1.0/state/{store}/transaction", ["POST", "PUT"], Transaction);
+
+        web.MapMethods("/v1.0/publish/{pubsub}/{**topic}", ["POST", "PUT"], Publish);
+        web.MapMethods("/v1.0-alpha1/publish/bulk/{pubsub}/{**topic}", ["POST", "PUT"], BulkPublish);
+        web.MapMethods("/v1.0/publish/bulk/{pubsub}/{**topic}", ["POST", "PUT"], BulkPublish);
+
+        web.MapGet("/v1.0/secrets/{store}/bulk", BulkSecrets);
+        web.MapGet("/v1.0/secrets/{store}/{key}", Secret);
+
+        web.Map("/v1.0/invoke/{appId}/method/{**method}", Invoke);
+        web.MapFallback(Fallback);
+    }
+
+    /// <summary>daprd cleans paths (the actor SDK sends <c>//v1.0/...</c>) and routes any request with a <c>dapr-app-id</c> header to invocation.</summary>
+    private static Task Normalize(HttpContext ctx, RequestDelegate next)
+    {
+        var path = ctx.Request.Path.Value;
+        if (path is not null && path.Contains("//", StringComparison.Ordinal))
+        {
+            while (path.Contains("//", StringComparison.Ordinal))
+            {
+                path = path.Replace("//", "/", StringComparison.Ordinal);
+            }
+
+            ctx.Request.Path = path;
+        }
+
+        return next(ctx);
+    }
+
+    private static async Task Errors(HttpContext ctx, RequestDelegate next)
+    {
+        try
+        {
+            await next(ctx);
+        }
+        catch (DaprError e) when (!ctx.Response.HasStarted)
+        {
+            await WriteError(ctx, e);
+        }
+        catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException && !ctx.Response.HasStarted)
+        {
+            await WriteError(ctx, DaprError.Malformed($"failed to parse the request: {e.Message}"));
+        }
+        catch (BadHttpRequestException e) when (!ctx.Response.HasStarted)
+        {
+            await WriteError(ctx, new DaprError("ERR_BODY_READ", e.Message, e.StatusCode, Grpc.Core.StatusCode.InvalidArgument));
+        }
+    }
+
+    internal static Task WriteError(HttpContext ctx, DaprError e)
+    {
+        ctx.Response.StatusCode = e.HttpStatus;
+        ctx.Response.ContentType = "application/json";
+        return ctx.Response.WriteAsync(JsonSerializer.Serialize(e.Body));
+    }
+
+    private static IResult Healthz(HttpContext ctx, SidecarRuntime rt)
+    {
+        if (ctx.Request.Query["appid"] is { Count: > 0 } q && q[0] != rt.AppId)
+        {
+            return Results.Json(new ErrorBody("ERR_HEALTH_APPID_NOT_MATCH", "dapr app-id does not match"), statusCode: 500);
+        }
+
+        return rt.IsReady ? Results.NoContent() : Results.Json(DaprError.NotReady().Body, statusCode: 500);
+    }
+
+    private static Task Fallback(HttpContext ctx)
+    {
+        if (ctx.Request.Headers.TryGetValue("dapr-app-id", out var target) && target.Count > 0)
+        {
+            var rt = ctx.RequestServices.GetRequiredService<SidecarRuntime>();
+            return InvokeCore(ctx, rt, target[0]!, ctx.Request.Path.Value!.TrimStart('/'));
+        }
+
+        return WriteError(ctx, new DaprError("ERR_API_NOT_FOUND", $"{ctx.Request.Method} {ctx.Request.Path} is not an API of this sidecar", 404, Grpc.Core.StatusCode.Unimplemented));
+    }
+
+    // ---- state ----
+
+    private static async Task GetState(HttpContext ctx, SidecarRuntime rt, string store, string key)
+    {
+        var item = await rt.State.GetAsync(store, key, ctx.RequestAborted);
+        if (item is null)
+        {
+            ctx.Response.StatusCode = 204;
+            return;
+        }
+
+        ctx.Response.StatusCode = 200;
+        ctx.Response.Headers.ETag = item.ETag;
+        ctx.Response.ContentType = "application/json";
+        if (item.ExpiresAt is { } at)
+        {
+            ctx.Response.Headers["metadata.ttlExpireTime"] = at.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await ctx.Response.Body.WriteAsync(item.Data, ctx.RequestAborted);
+    }
+
+    private static async Task<IResult> SaveState(HttpContext ctx, SidecarRuntime rt, string store)
+    {
+        rt.Components.StateStore(store);
+        using var doc = await ReadJson(ctx);
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be a JSON array of {key, value, etag?, options?, metadata?}");
+        }
+
+        var ops = new List<StateOperation>();
+        var i = 0;
+        foreach (var item in doc.RootElement.EnumerateArray())
+        {
+            ops.Add(ReadUpsert(item, $"[{i++}]"));
+        }
+
+        await rt.State.ApplyAsync(store, ops, "ERR_STATE_SAVE", ctx.RequestAborted);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> DeleteState(HttpContext ctx, SidecarRuntime rt, string store, string key)
+    {
+        var etag = ctx.Request.Headers.IfMatch.FirstOrDefault();
+        var concurrency = StateService.ParseConcurrency(ctx.Request.Query["concurrency"].FirstOrDefault());
+        await rt.State.ApplyAsync(store, [new Delete(key, string.IsNullOrEmpty(etag) ? null : etag.Trim('"'), concurrency)], "ERR_STATE_DELETE", ctx.RequestAborted);
+        return Results.NoContent();
+    }
+
+    private static async Task BulkGetState(HttpContext ctx, SidecarRuntime rt, string store)
+    {
+        rt.Components.StateStore(store);
+        using var doc = await ReadJson(ctx);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("keys", out var keys) || keys.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be {\"keys\": [..]}");
+        }
+
+        var names = keys.EnumerateArray().Select(k => k.GetString() ?? throw DaprError.Malformed("keys must be strings")).ToList();
+        var results = await Task.WhenAll(names.Select(async k =>
+        {
+            try
+            {
+                return (k, Item: await rt.State.GetAsync(store, k, ctx.RequestAborted), Error: (string?)null);
+            }
+            catch (DaprError e)
+            {
+                return (k, Item: (StateItem?)null, Error: e.Message);
+            }
+        }));
+
+        ctx.Response.ContentType = "application/json";
+        await using var w = new Utf8JsonWriter(ctx.Response.Body);
+        w.WriteStartArray();
+        foreach (var (k, item, error) in results)
+        {
+            w.WriteStartObject();
+            w.WriteString("key", k);
+            if (item is not null)
+            {
+                w.WritePropertyName("data");
+                WriteValue(w, item.Data.Span);
+                w.WriteString("etag", item.ETag);
+            }
+
+            if (error is not null)
+            {
+                w.WriteString("error", error);
+            }
+
+            w.WriteEndObject();
+        }
+
+        w.WriteEndArray();
+    }
+
+    private static async Task<IResult> Transaction(HttpContext ctx, SidecarRuntime rt, string store)
+    {
+        rt.Components.StateStore(store);
+        using var doc = await ReadJson(ctx);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("operations", out var operations) || operations.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be {\"operations\": [{\"operation\": \"upsert\"|\"delete\", \"request\": {..}}]}");
+        }
+
+        var ops = new List<StateOperation>();
+        var i = 0;
+        foreach (var op in operations.EnumerateArray())
+        {
+            var at = $"operations[{i++}]";
+            var kind = op.TryGetProperty("operation", out var o) ? o.GetString() : null;
+            if (!op.TryGetProperty("request", out var request) || request.ValueKind != JsonValueKind.Object)
+            {
+                throw DaprError.Malformed($"{at}.request is required");
+            }
+
+            ops.Add(kind switch
+            {
+                "upsert" => ReadUpsert(request, at + ".request"),
+                "delete" => new Delete(Key(request, at + ".request"), Etag(request), Concurrency(request)),
+                _ => throw DaprError.Malformed($"{at}.operation '{kind}' is not upsert or delete"),
+            });
+        }
+
+        await rt.State.ApplyAsync(store, ops, "ERR_STATE_TRANSACTION", ctx.RequestAborted);
+        return Results.NoContent();
+    }
+
+    private static Upsert ReadUpsert(JsonElement item, string at)
+    {
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            throw DaprError.Malformed($"{at} must be an object with key and value");
+        }
+
+        var key = Key(item, at);
+        byte[] value = item.TryGetProperty("value", out var v) ? Encoding.UTF8.GetBytes(v.GetRawText()) : [];
+        Dictionary<string, string>? metadata = item.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
+            ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
+            : null;
+        return new Upsert(key, value, Etag(item), Concurrency(item), StateService.ParseTtl(metadata));
+    }
+
+    private static string Key(JsonElement item, string at) =>
+        item.TryGetProperty("key", out var k) && k.ValueKind == JsonValueKind.String && k.GetString() is { Length: > 0 } key
+            ? key
+            : throw DaprError.Malformed($"{at}.key is required (a non-empty string)");
+
+    private static string? Etag(JsonElement item) =>
+        item.TryGetProperty("etag", out var e) && e.ValueKind == JsonValueKind.String && e.GetString() is { Length: > 0 } etag ? etag : null;
+
+    private static Concurrency Concurrency(JsonElement item) =>
+        item.TryGetProperty("options", out var o) && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("concurrency", out var c)
+            ? StateService.ParseConcurrency(c.GetString())
+            : State.Concurrency.LastWrite;
+
+    // ---- pub/sub ----
+
+    private static async Task<IResult> Publish(HttpContext ctx, SidecarRuntime rt, string pubsub, string? topic)
+    {
+        rt.Components.PubSub(pubsub);
+        var body = await ReadBody(ctx);
+        await rt.Publisher.PublishAsync(pubsub, topic ?? "", body, ctx.Request.ContentType, QueryMetadata(ctx),
+            ctx.Request.Headers["traceparent"].FirstOrDefault(), ctx.Request.Headers["tracestate"].FirstOrDefault(), ctx.RequestAborted);
+        return Results.NoContent();
+    }
+
+    private static async Task<IResult> BulkPublish(HttpContext ctx, SidecarRuntime rt, string pubsub, string? topic)
+    {
+        rt.Components.PubSub(pubsub);
+        using var doc = await ReadJson(ctx);
+        if (doc.RootElement.ValueKind != JsonValueKind.Array)
+        {
+            throw DaprError.Malformed("the body must be a JSON array of {entryId, event, contentType, metadata?}");
+        }
+
+        var common = QueryMetadata(ctx);
+        var failed = new List<object>();
+        foreach (var entry in doc.RootElement.EnumerateArray())
+        {
+            var id = entry.TryGetProperty("entryId", out var e) ? e.GetString() ?? "" : "";
+            var contentType = entry.TryGetProperty("contentType", out var c) ? c.GetString() : "application/json";
+            if (!entry.TryGetProperty("event", out var ev))
+            {
+                throw DaprError.Malformed($"entry '{id}' has no event");
+            }
+
+            var data = ev.ValueKind == JsonValueKind.String && !(contentType ?? "").Contains("json", StringComparison.OrdinalIgnoreCase)
+                ? Encoding.UTF8.GetBytes(ev.GetString()!)
+                : Encoding.UTF8.GetBytes(ev.GetRawText());
+            var metadata = new Dictionary<string, string>(common, StringComparer.Ordinal);
+            if (entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+            {
+                foreach (var p in m.EnumerateObject())
+                {
+                    metadata[p.Name] = p.Value.GetString() ?? "";
+                }
+            }
+
+            try
+            {
+                await rt.Publisher.PublishAsync(pubsub, topic ?? "", data, contentType, metadata, ctx.Request.Headers["traceparent"].FirstOrDefault(), null, ctx.RequestAborted);
+            }
+            catch (DaprError err) when (err.ErrorCode == "ERR_PUBSUB_PUBLISH_MESSAGE")
+            {
+                failed.Add(new { entryId = id, error = err.Message });
+            }
+        }
+
+        return failed.Count == 0 ? Results.NoContent()
+            : Results.Json(new { failedEntries = failed, errorCode = "ERR_PUBSUB_PUBLISH_MESSAGE" }, statusCode: 500);
+    }
+
+    private static Dictionary<string, string> QueryMetadata(HttpContext ctx)
+    {
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in ctx.Request.Query)
+        {
+            if (k.StartsWith("metadata.", StringComparison.Ordinal))
+            {
+                metadata[k["metadata.".Length..]] = v.ToString();
+            }
+        }
+
+        return metadata;
+    }
+
+    // ---- secrets ----
+
+    private static IResult Secret(SidecarRuntime rt, string store, string key)
+    {
+        var s = rt.Components.SecretStore(store);
+        return s.TryGet(key, out var values) ? Results.Json(values)
+            : Results.Json(new ErrorBody("ERR_SECRET_GET", $"failed getting secret with key {key} from secret store {store}: secret {key} not found"), statusCode: 500);
+    }
+
+    private static IResult BulkSecrets(SidecarRuntime rt, string store)
+    {
+        var s = rt.Components.SecretStore(store);
+        return Results.Json(s.Names.ToDictionary(n => n, n => s.TryGet(n, out var v) ? v : new Dictionary<string, string>()));
+    }
+
+    // ---- invocation ----
+
+    private static Task Invoke(HttpContext ctx, SidecarRuntime rt, string appId, string? method) =>
+        InvokeCore(ctx, rt, Uri.UnescapeDataString(appId), method ?? "");
+
+    private static async Task InvokeCore(HttpContext ctx, SidecarRuntime rt, string appId, string method)
+    {
+        var body = await ReadBody(ctx);
+        var headers = ctx.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
+        var forwarded = ctx.Request.Headers.ContainsKey(Invoker.ForwardedHeader);
+        var caller = forwarded ? ctx.Request.Headers["dapr-caller-app-id"].FirstOrDefault() : rt.AppId;
+        var call = new OutboundCall(ctx.Request.Method, method + ctx.Request.QueryString.Value, body, headers, caller);
+        using var result = await rt.Invoker.InvokeAsync(appId, call, forwarded, ctx.RequestAborted);
+        var response = result.Response;
+        ctx.Response.StatusCode = (int)response.StatusCode;
+        foreach (var (name, values) in Invoker.ResponseHeaders(response))
+        {
+            ctx.Response.Headers[name] = values.ToArray();
+        }
+
+        await response.Content.CopyToAsync(ctx.Response.Body, ctx.RequestAborted);
+    }
+
+    // ---- helpers ----
+
+    internal static async Task<byte[]> ReadBody(HttpContext ctx)
+    {
+        if (ctx.Request.ContentLength is > MaxBody)
+        {
+            throw new DaprError("ERR_BODY_TOO_LARGE", $"the request body is larger than {MaxBody} bytes", 413, Grpc.Core.StatusCode.ResourceExhausted);
+        }
+
+        if (ctx.Request.ContentLength is { } length)
+        {
+            var buffer = new byte[length];
+            await ctx.Request.Body.ReadExactlyAsync(buffer, ctx.RequestAborted);
+            return buffer;
+        }
+
+        using var ms = new MemoryStream();
+        await ctx.Request.Body.CopyToAsync(ms, ctx.RequestAborted);
+        return ms.ToArray();
+    }
+
+    private static async Task<JsonDocument> ReadJson(HttpContext ctx)
+    {
+        var body = await ReadBody(ctx);
+        try
+        {
+            return JsonDocument.Parse(body);
+        }
+        catch (JsonException e)
+        {
+            throw DaprError.Malformed($"the body is not valid JSON: {e.Message}");
+        }
+    }
+
+    internal static void WriteValue(Utf8JsonWriter w, ReadOnlySpan<byte> data)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(data.ToArray());
+            doc.RootElement.WriteTo(w);
+        }
+        catch (JsonException)
+        {
+            w.WriteStringValue(Encoding.UTF8.GetString(data));
+        }
+    }
+}

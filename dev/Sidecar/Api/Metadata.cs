@@ -1,0 +1,58 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace Platform.Sidecar.Api;
+
+/// <summary><c>GET /v1.0/metadata</c> as daprd shapes it (pkg/api/http/metadata.go), and <c>PUT /v1.0/metadata/{key}</c>.</summary>
+internal static class Metadata
+{
+    public const string RuntimeVersion = "1.19.0-platform-dev";
+
+    public static IResult GetHttp(SidecarRuntime rt) => Results.Json(new
+    {
+        id = rt.AppId,
+        runtimeVersion = RuntimeVersion,
+        enabledFeatures = Array.Empty<string>(),
+        actors = Array.Empty<object>(),
+        components = rt.Components.All.Select(c => new
+        {
+            name = c.Name,
+            type = c.Type,
+            version = c.Version,
+            capabilities = Capabilities(c.Type),
+        }),
+        extended = rt.Extended,
+        subscriptions = rt.Subscriber.Subscriptions.Select(s => new
+        {
+            pubsubname = s.PubSubName,
+            topic = s.Topic,
+            metadata = s.Metadata,
+            rules = s.Rules.Select(r => new { match = r.Match, path = r.Path }),
+            deadLetterTopic = s.DeadLetterTopic ?? "",
+            type = s.Origin == "app" ? "PROGRAMMATIC" : "DECLARATIVE",
+        }),
+        httpEndpoints = Array.Empty<object>(),
+        appConnectionProperties = new
+        {
+            port = rt.App.Port ?? 0,
+            protocol = "http",
+            channelAddress = rt.Options.AppChannelAddress,
+            maxConcurrency = Math.Max(rt.App.MaxConcurrency, 0),
+        },
+    });
+
+    public static async Task<IResult> PutHttp(HttpContext ctx, SidecarRuntime rt, string key)
+    {
+        using var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8);
+        rt.Extended[key] = await reader.ReadToEndAsync(ctx.RequestAborted);
+        return Results.NoContent();
+    }
+
+    public static string[] Capabilities(string type) => type switch
+    {
+        "state.in-memory" => ["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"],
+        "state.redis" => ["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"],
+        "pubsub.redis" or "pubsub.in-memory" => ["SUBSCRIBE_WILDCARDS"],
+        _ => [],
+    };
+}

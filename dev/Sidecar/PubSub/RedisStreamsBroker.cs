@@ -1,0 +1,343 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Platform.Sidecar.Resources;
+using StackExchange.Redis;
+
+namespace Platform.Sidecar.PubSub;
+
+/// <summary>
+/// <c>pubsub.redis</c> on Redis Streams, laid out as components-contrib lays it out (common/component/redis):
+/// the stream key is the topic; each entry has field <c>data</c> (the CloudEvent or raw bytes) and field
+/// <c>metadata</c> (the publish metadata as JSON); a subscriber creates consumer group <c>consumerID</c> from id 0
+/// and reads with consumer name <c>consumerID</c> too, so all replicas of an app compete for messages and
+/// different apps each receive all of them. Unacknowledged entries idle longer than <c>processingTimeout</c>
+/// are claimed again every <c>redeliverInterval</c>, so a replica that dies mid-message loses nothing.
+/// </summary>
+/// <remarks>
+/// One deliberate difference: components-contrib ≥ 1.17 acknowledges an entry even when delivery failed
+/// (dapr/components-contrib#4208). Here a failed delivery (RETRY, app unreachable) leaves the entry pending,
+/// so it is redelivered after <c>processingTimeout</c>; with a dead-letter topic it is dead-lettered instead.
+/// </remarks>
+public sealed class RedisStreamsBroker : IBroker
+{
+    private readonly ComponentResource _component;
+    private readonly ConnectionMultiplexer _redis;
+    private readonly int _database;
+    private readonly ILogger _logger;
+    private readonly int? _maxLen;
+    private readonly TimeSpan _processingTimeout;
+    private readonly TimeSpan _redeliverInterval;
+    private readonly int _queueDepth;
+    private readonly int _concurrency;
+
+    private RedisStreamsBroker(ComponentResource component, ConnectionMultiplexer redis, int database, ILogger logger)
+    {
+        _component = component;
+        _redis = redis;
+        _database = database;
+        _logger = logger;
+        _maxLen = Int(component, "maxLenApprox", null);
+        _queueDepth = Int(component, "queueDepth", 100)!.Value;
+        _concurrency = Int(component, "concurrency", 10)!.Value;
+        _processingTimeout = Duration(component, "processingTimeout", TimeSpan.FromSeconds(60));
+        _redeliverInterval = Duration(component, "redeliverInterval", TimeSpan.FromSeconds(15));
+    }
+
+    public static async Task<RedisStreamsBroker> CreateAsync(ComponentResource component, string appId, ILogger logger)
+    {
+        var (redis, db) = await RedisConnections.ConnectAsync(component, $"{appId}-pubsub");
+        return new RedisStreamsBroker(component, redis, db, logger);
+    }
+
+    public async Task PublishAsync(string topic, ReadOnlyMemory<byte> data, IReadOnlyDictionary<string, string> metadata, CancellationToken ct)
+    {
+        var fields = new NameValueEntry[]
+        {
+            new("data", data),
+            new("metadata", JsonSerializer.Serialize(metadata)),
+        };
+        await _redis.GetDatabase(_database).StreamAddAsync(topic, fields, maxLength: _maxLen, useApproximateMaxLength: _maxLen is not null);
+    }
+
+    public async Task<IAsyncDisposable> SubscribeAsync(string topic, string consumerGroup, MessageHandler handler, CancellationToken ct)
+    {
+        var db = _redis.GetDatabase(_database);
+        try
+        {
+            await db.StreamCreateConsumerGroupAsync(topic, consumerGroup, "0", createStream: true);
+        }
+        catch (RedisServerException e) when (e.Message.Contains("BUSYGROUP", StringComparison.Ordinal))
+        {
+            // The group exists: another replica (or an earlier run) created it.
+        }
+
+        // XREADGROUP ... BLOCK holds its connection, so the blocking reads get a connection of their own.
+        var (reader, _) = await RedisConnections.ConnectAsync(_component, $"{consumerGroup}-reader");
+        var subscription = new Subscription(this, topic, consumerGroup, handler, reader);
+        subscription.Start();
+        return subscription;
+    }
+
+    public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
+
+    private sealed class Subscription(RedisStreamsBroker owner, string topic, string group, MessageHandler handler, ConnectionMultiplexer reader) : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Channel<BrokerMessage> _queue = Channel.CreateBounded<BrokerMessage>(owner._queueDepth);
+        private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+        private readonly List<Task> _tasks = [];
+
+        private IDatabase Db => owner._redis.GetDatabase(owner._database);
+
+        public void Start()
+        {
+            _tasks.Add(Task.Run(ReadLoopAsync));
+            if (owner._redeliverInterval > TimeSpan.Zero && owner._processingTimeout > TimeSpan.Zero)
+            {
+                _tasks.Add(Task.Run(ReclaimLoopAsync));
+            }
+
+            for (var i = 0; i < owner._concurrency; i++)
+            {
+                _tasks.Add(Task.Run(WorkAsync));
+            }
+        }
+
+        private async Task ReadLoopAsync()
+        {
+            var ct = _stop.Token;
+            var db = reader.GetDatabase(owner._database);
+            var failures = 0;
+            while (!ct.IsCancellationRequested)
+            {
+                try
+                {
+                    var result = await db.ExecuteAsync("XREADGROUP", "GROUP", group, group, "COUNT", owner._queueDepth, "BLOCK", 1000, "STREAMS", topic, ">");
+                    failures = 0;
+                    if (result.IsNull)
+                    {
+                        continue;
+                    }
+
+                    foreach (var stream in (RedisResult[])result!)
+                    {
+                        foreach (var entry in (RedisResult[])((RedisResult[])stream!)[1]!)
+                        {
+                            await EnqueueAsync(Parse((RedisResult[])entry!), ct);
+                        }
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e) when (e is RedisException or ObjectDisposedException && !ct.IsCancellationRequested)
+                {
+                    // Redis restarted or unreachable: keep trying; what was not acknowledged is still pending there.
+                    if (failures++ % 20 == 0)
+                    {
+                        owner._logger.LogWarning("Reading {Topic} for {Group} failed, retrying: {Error}", topic, group, e.Message);
+                    }
+
+                    await Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * failures)), ct);
+                }
+            }
+        }
+
+        private async Task ReclaimLoopAsync()
+        {
+            var ct = _stop.Token;
+            while (!ct.IsCancellationRequested)
+            {
+                await Delay(owner._redeliverInterval, ct);
+                try
+                {
+                    var idleMs = (long)owner._processingTimeout.TotalMilliseconds;
+                    var pending = await Db.StreamPendingMessagesAsync(topic, group, owner._queueDepth, RedisValue.Null);
+                    var stale = pending.Where(p => p.IdleTimeInMilliseconds >= idleMs && !_inFlight.ContainsKey(p.MessageId!)).Select(p => p.MessageId).ToArray();
+                    if (stale.Length == 0)
+                    {
+                        continue;
+                    }
+
+                    var claimed = await Db.StreamClaimAsync(topic, group, group, idleMs, stale);
+                    var present = new HashSet<string>(claimed.Where(c => !c.IsNull).Select(c => (string)c.Id!), StringComparer.Ordinal);
+                    foreach (var id in stale.Where(id => !present.Contains((string)id!)))
+                    {
+                        // The entry was trimmed from the stream: nothing left to deliver.
+                        await Db.StreamAcknowledgeAsync(topic, group, id);
+                    }
+
+                    foreach (var entry in claimed.Where(c => !c.IsNull))
+                    {
+                        await EnqueueAsync(ToMessage(entry.Id!, entry.Values.Select(v => (v.Name, v.Value))), ct);
+                    }
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (RedisException e)
+                {
+                    owner._logger.LogWarning("Reclaiming pending messages of {Topic} failed: {Error}", topic, e.Message);
+                }
+            }
+        }
+
+        private async Task EnqueueAsync(BrokerMessage message, CancellationToken ct)
+        {
+            if (_inFlight.TryAdd(message.Id, 0))
+            {
+                await _queue.Writer.WriteAsync(message, ct);
+            }
+        }
+
+        private async Task WorkAsync()
+        {
+            var ct = _stop.Token;
+            await foreach (var message in _queue.Reader.ReadAllAsync(CancellationToken.None))
+            {
+                try
+                {
+                    if (ct.IsCancellationRequested)
+                    {
+                        continue; // left pending in Redis for another replica
+                    }
+
+                    Ack ack;
+                    try
+                    {
+                        ack = await handler(message, ct);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        owner._logger.LogWarning(e, "Delivery of {MessageId} on {Topic} failed", message.Id, topic);
+                        ack = Ack.Redeliver;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        ack = Ack.Redeliver;
+                    }
+
+                    if (ack == Ack.Done)
+                    {
+                        await AcknowledgeAsync(message.Id);
+                    }
+                }
+                finally
+                {
+                    _inFlight.TryRemove(message.Id, out _);
+                }
+            }
+        }
+
+        private async Task AcknowledgeAsync(string id)
+        {
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await Db.StreamAcknowledgeAsync(topic, group, id);
+                    return;
+                }
+                catch (RedisException e) when (attempt < 5)
+                {
+                    owner._logger.LogWarning("XACK {MessageId} failed (attempt {Attempt}): {Error}", id, attempt, e.Message);
+                    await Task.Delay(200 * attempt);
+                }
+            }
+        }
+
+        private BrokerMessage Parse(RedisResult[] entry)
+        {
+            var values = (RedisResult[])entry[1]!;
+            var pairs = new List<(RedisValue, RedisValue)>();
+            for (var i = 0; i + 1 < values.Length; i += 2)
+            {
+                pairs.Add(((RedisValue)values[i], (RedisValue)values[i + 1]));
+            }
+
+            return ToMessage((string)entry[0]!, pairs);
+        }
+
+        private BrokerMessage ToMessage(string id, IEnumerable<(RedisValue Name, RedisValue Value)> fields)
+        {
+            byte[] data = [];
+            IReadOnlyDictionary<string, string> metadata = new Dictionary<string, string>();
+            foreach (var (name, value) in fields)
+            {
+                if (name == "data")
+                {
+                    data = value!;
+                }
+                else if (name == "metadata" && !value.IsNullOrEmpty)
+                {
+                    try
+                    {
+                        metadata = JsonSerializer.Deserialize<Dictionary<string, string>>((string)value!) ?? metadata;
+                    }
+                    catch (JsonException)
+                    {
+                        // Metadata written by something else: deliver the data anyway.
+                    }
+                }
+            }
+
+            return new BrokerMessage(id, topic, data, metadata);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _queue.Writer.TryComplete();
+            await reader.CloseAsync();
+            try
+            {
+                await Task.WhenAll(_tasks);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await reader.DisposeAsync();
+            _stop.Dispose();
+        }
+    }
+
+    private static async Task Delay(TimeSpan delay, CancellationToken ct)
+    {
+        try
+        {
+            await Task.Delay(delay, ct);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static int? Int(ComponentResource c, string name, int? fallback)
+    {
+        if (c.Get(name) is not { } text)
+        {
+            return fallback;
+        }
+
+        return int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0 ? v
+            : throw new ResourceException(c.File, $"spec.metadata[{name}]", $"'{text}' is not a positive whole number");
+    }
+
+    private static TimeSpan Duration(ComponentResource c, string name, TimeSpan fallback)
+    {
+        if (c.Get(name) is not { } text)
+        {
+            return fallback;
+        }
+
+        // A bare number is milliseconds, as in components-contrib's redis settings.
+        return GoDuration.TryParse(text, TimeSpan.FromMilliseconds(1), out var d) ? d
+            : throw new ResourceException(c.File, $"spec.metadata[{name}]", $"'{text}' is not a duration (e.g. 500ms, 15s)");
+    }
+}

@@ -1,0 +1,331 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Platform.Sidecar.Invocation;
+using Platform.Sidecar.Resources;
+
+namespace Platform.Sidecar.PubSub;
+
+/// <summary>A subscription in effect: from the app's <c>GET /dapr/subscribe</c> or from a Subscription resource.</summary>
+public sealed record SubscriptionSpec(
+    string PubSubName,
+    string Topic,
+    IReadOnlyList<RouteRule> Rules,
+    string? DeadLetterTopic,
+    IReadOnlyDictionary<string, string> Metadata,
+    string Origin);
+
+/// <summary>
+/// Delivers events to the app as daprd does (dapr <c>pkg/runtime/subscription/postman/http</c>): POST to the
+/// route with <c>Content-Type: application/cloudevents+json</c>, the message metadata as headers, and reads the
+/// answer — 2xx with no status or SUCCESS: done; RETRY (or an unknown status, another HTTP status, the app
+/// unreachable): retry per the Resiliency inbound policy of the component, then dead-letter if a topic is set,
+/// else leave it with the broker for redelivery; DROP or 404: dead-letter if set, else drop.
+/// </summary>
+public sealed class Subscriber(Components components, AppChannel app, string appId, ILogger logger) : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _active = [];
+    private readonly List<SubscriptionSpec> _specs = [];
+
+    public IReadOnlyList<SubscriptionSpec> Subscriptions => _specs;
+
+    /// <summary>Asks the app which topics it subscribes to. 404 means none; other failures are logged and mean none, as in daprd.</summary>
+    public async Task<List<SubscriptionSpec>> DiscoverAsync(CancellationToken ct)
+    {
+        using var lease = await app.AcquireAsync(ct);
+        using var request = app.Request(HttpMethod.Get, "/dapr/subscribe");
+        request.Headers.TryAddWithoutValidation("dapr-app-id", appId);
+        HttpResponseMessage response;
+        try
+        {
+            response = await app.Client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            logger.LogWarning("GET /dapr/subscribe failed: {Error}", e.Message);
+            return [];
+        }
+
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                return [];
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                logger.LogWarning("GET /dapr/subscribe answered {Status}: no subscriptions", (int)response.StatusCode);
+                return [];
+            }
+
+            var body = await response.Content.ReadAsByteArrayAsync(ct);
+            try
+            {
+                return ParseDiscovery(body);
+            }
+            catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
+            {
+                logger.LogError("GET /dapr/subscribe returned an unusable answer, no subscriptions: {Error}", e.Message);
+                return [];
+            }
+        }
+    }
+
+    internal static List<SubscriptionSpec> ParseDiscovery(ReadOnlySpan<byte> body)
+    {
+        var result = new List<SubscriptionSpec>();
+        using var doc = JsonDocument.Parse(body.ToArray());
+        foreach (var item in doc.RootElement.EnumerateArray())
+        {
+            string? Get(string name) => item.EnumerateObject().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value is { ValueKind: JsonValueKind.String } v ? v.GetString() : null;
+            JsonElement? Obj(JsonElement e, string name) => e.EnumerateObject().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value is { ValueKind: JsonValueKind.Object } v ? v : null;
+
+            var pubsub = Get("pubsubname") ?? "";
+            var topic = Get("topic") ?? "";
+            var rules = new List<RouteRule>();
+            if (Obj(item, "routes") is { } routes)
+            {
+                if (routes.TryGetProperty("rules", out var rs) && rs.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var r in rs.EnumerateArray())
+                    {
+                        var match = r.TryGetProperty("match", out var m) ? m.GetString() ?? "" : "";
+                        RouteMatch.Compile(match);
+                        rules.Add(new RouteRule(match, r.GetProperty("path").GetString() ?? ""));
+                    }
+                }
+
+                if (routes.TryGetProperty("default", out var d) && d.GetString() is { Length: > 0 } def)
+                {
+                    rules.Add(new RouteRule("", def));
+                }
+            }
+            else if (Get("route") is { Length: > 0 } route)
+            {
+                rules.Add(new RouteRule("", route));
+            }
+
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (Obj(item, "metadata") is { } meta)
+            {
+                foreach (var p in meta.EnumerateObject())
+                {
+                    metadata[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
+                }
+            }
+
+            // daprd drops subscriptions that end up without a route (filterSubscriptions).
+            if (rules.Count > 0 && topic.Length > 0)
+            {
+                result.Add(new SubscriptionSpec(pubsub, topic, rules, Get("deadLetterTopic"), metadata, "app"));
+            }
+        }
+
+        return result;
+    }
+
+    public async Task StartAsync(IEnumerable<SubscriptionSpec> specs, CancellationToken ct)
+    {
+        foreach (var spec in specs)
+        {
+            if (!components.TryGetPubSub(spec.PubSubName, out var pubsub))
+            {
+                logger.LogWarning("Subscription to {Topic} ({Origin}) names pubsub '{PubSub}', which is not loaded: skipped", spec.Topic, spec.Origin, spec.PubSubName);
+                continue;
+            }
+
+            if (!TopicScopes.MaySubscribe(pubsub.Resource, appId, spec.Topic))
+            {
+                logger.LogWarning("Subscription to {Topic} is not allowed for {AppId} by the scopes of {PubSub}: skipped", spec.Topic, appId, spec.PubSubName);
+                continue;
+            }
+
+            var group = pubsub.Resource.Get("consumerID") ?? appId;
+            var rules = spec.Rules.Select(r => (Match: RouteMatch.Compile(r.Match), r.Path)).ToArray();
+            components.Resources.InboundComponentRetries.TryGetValue(spec.PubSubName, out var retry);
+            var raw = spec.Metadata.TryGetValue("rawPayload", out var rp) && string.Equals(rp, "true", StringComparison.OrdinalIgnoreCase);
+            var handler = new MessageHandler((message, token) => HandleAsync(spec, pubsub.Broker, rules, retry, raw, message, token));
+            _active.Add(await pubsub.Broker.SubscribeAsync(spec.Topic, group, handler, ct));
+            _specs.Add(spec);
+            logger.LogInformation("Subscribed {AppId} to {PubSub}/{Topic} as consumer group {Group}", appId, spec.PubSubName, spec.Topic, group);
+        }
+    }
+
+    private async Task<Ack> HandleAsync(SubscriptionSpec spec, IBroker broker, (Func<JsonElement, bool> Match, string Path)[] rules,
+        RetryPolicy? retry, bool raw, BrokerMessage message, CancellationToken ct)
+    {
+        var envelope = raw ? CloudEvents.FromRawPayload(message.Data, spec.Topic, spec.PubSubName, message.Metadata) : message.Data.ToArray();
+        JsonElement cloudEvent;
+        try
+        {
+            cloudEvent = JsonDocument.Parse(envelope).RootElement;
+            if (cloudEvent.ValueKind != JsonValueKind.Object)
+            {
+                throw new JsonException("not a JSON object");
+            }
+        }
+        catch (JsonException e)
+        {
+            logger.LogError("Message {MessageId} on {Topic} is not a CloudEvent ({Error}); a subscription without rawPayload cannot deliver it", message.Id, spec.Topic, e.Message);
+            return await DeadLetterOrDropAsync(spec, broker, message, ct);
+        }
+
+        if (cloudEvent.TryGetProperty("expiration", out var exp) && DateTimeOffset.TryParse(exp.GetString(), out var expiresAt) && expiresAt < DateTimeOffset.UtcNow)
+        {
+            logger.LogInformation("Message {MessageId} on {Topic} expired at {Expiration}: not delivered", message.Id, spec.Topic, expiresAt);
+            return await DeadLetterOrDropAsync(spec, broker, message, ct);
+        }
+
+        var path = rules.FirstOrDefault(r => r.Match(cloudEvent)).Path;
+        if (path is null)
+        {
+            // No rule matched: daprd drops the event (to the dead-letter topic when one is set) and counts it as handled.
+            return await DeadLetterOrDropAsync(spec, broker, message, ct);
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var outcome = await DeliverOnceAsync(spec, path, envelope, cloudEvent, message, ct);
+            switch (outcome)
+            {
+                case Outcome.Success:
+                    return Ack.Done;
+                case Outcome.Drop:
+                    return await DeadLetterOrDropAsync(spec, broker, message, ct);
+            }
+
+            if (retry is not null && (retry.MaxRetries < 0 || attempt < retry.MaxRetries))
+            {
+                await Task.Delay(retry.Delay(attempt + 1), ct);
+                continue;
+            }
+
+            if (spec.DeadLetterTopic is not null)
+            {
+                return await DeadLetterOrDropAsync(spec, broker, message, ct);
+            }
+
+            return Ack.Redeliver;
+        }
+    }
+
+    private enum Outcome
+    {
+        Success,
+        Retry,
+        Drop,
+    }
+
+    private async Task<Outcome> DeliverOnceAsync(SubscriptionSpec spec, string path, byte[] envelope, JsonElement cloudEvent, BrokerMessage message, CancellationToken ct)
+    {
+        using var lease = await app.AcquireAsync(ct);
+        using var request = app.Request(HttpMethod.Post, path);
+        request.Content = new ByteArrayContent(envelope);
+        request.Content.Headers.TryAddWithoutValidation("Content-Type", CloudEvents.ContentType);
+        foreach (var (k, v) in message.Metadata)
+        {
+            if (!k.Equals("content-length", StringComparison.OrdinalIgnoreCase) && !k.Equals("content-type", StringComparison.OrdinalIgnoreCase))
+            {
+                request.Headers.TryAddWithoutValidation(k, v);
+            }
+        }
+
+        request.Headers.TryAddWithoutValidation("pubsubName", spec.PubSubName);
+        if (cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String)
+        {
+            request.Headers.Remove("traceparent");
+            request.Headers.TryAddWithoutValidation("traceparent", tp.GetString());
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await app.Client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            logger.LogWarning("Delivering {MessageId} on {Topic} to /{Path} failed: {Error}", message.Id, spec.Topic, path.TrimStart('/'), e.Message);
+            return Outcome.Retry;
+        }
+
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.NotFound)
+            {
+                logger.LogWarning("The app answered 404 for {Topic} at /{Path}: event dropped", spec.Topic, path.TrimStart('/'));
+                return Outcome.Drop;
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                logger.LogWarning("The app answered {Status} for {MessageId} on {Topic}: will retry", (int)response.StatusCode, message.Id, spec.Topic);
+                return Outcome.Retry;
+            }
+
+            var body = await response.Content.ReadAsByteArrayAsync(ct);
+            var status = ReadStatus(body);
+            switch (status)
+            {
+                case null or "" or "SUCCESS":
+                    return Outcome.Success;
+                case "DROP":
+                    logger.LogWarning("The app asked to DROP {MessageId} on {Topic}", message.Id, spec.Topic);
+                    return Outcome.Drop;
+                default:
+                    logger.LogInformation("The app answered {Status} for {MessageId} on {Topic}: will retry", status, message.Id, spec.Topic);
+                    return Outcome.Retry;
+            }
+        }
+    }
+
+    private static string? ReadStatus(byte[] body)
+    {
+        if (body.Length == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
+                ? s.GetString()!.ToUpperInvariant()
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<Ack> DeadLetterOrDropAsync(SubscriptionSpec spec, IBroker broker, BrokerMessage message, CancellationToken ct)
+    {
+        if (spec.DeadLetterTopic is null)
+        {
+            return Ack.Done;
+        }
+
+        try
+        {
+            await broker.PublishAsync(spec.DeadLetterTopic, message.Data, message.Metadata, ct);
+            logger.LogWarning("Message {MessageId} on {Topic} sent to dead-letter topic {DeadLetterTopic}", message.Id, spec.Topic, spec.DeadLetterTopic);
+            return Ack.Done;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogError(e, "Could not dead-letter {MessageId}; it stays with the broker", message.Id);
+            return Ack.Redeliver;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var s in _active)
+        {
+            await s.DisposeAsync();
+        }
+
+        _active.Clear();
+    }
+}

@@ -1,0 +1,385 @@
+using Platform.Sidecar.PubSub;
+using System.Globalization;
+using System.Text.Json;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Platform.Sidecar.Resources;
+
+/// <summary>
+/// Reads the resource files daprd reads from <c>--resources-path</c>: Components, Subscriptions and
+/// Resiliency, in any number of YAML documents per file. Anything it cannot honour stops start-up with a
+/// <see cref="ResourceException"/> naming the file and the field.
+/// </summary>
+public static class ResourceLoader
+{
+    /// <summary>Loads every <c>*.yaml</c>/<c>*.yml</c> file under the given folders, as the app <paramref name="appId"/> sees them.</summary>
+    public static LoadedResources Load(IEnumerable<string> paths, string appId)
+    {
+        var docs = new List<(string File, YamlMappingNode Root)>();
+        foreach (var path in paths)
+        {
+            if (!Directory.Exists(path))
+            {
+                throw new ResourceException(path, "--resources-path", "folder does not exist");
+            }
+
+            var files = Directory.EnumerateFiles(path, "*.*", SearchOption.TopDirectoryOnly)
+                .Where(f => f.EndsWith(".yaml", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".yml", StringComparison.OrdinalIgnoreCase))
+                .Order(StringComparer.Ordinal);
+            foreach (var file in files)
+            {
+                docs.AddRange(ReadDocuments(file).Select(d => (file, d)));
+            }
+        }
+
+        var components = new List<(string File, YamlMappingNode Root)>();
+        var subscriptions = new List<SubscriptionResource>();
+        var retries = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
+        foreach (var (file, root) in docs)
+        {
+            var kind = Scalar(root, "kind");
+            switch (kind)
+            {
+                case "Component":
+                    components.Add((file, root));
+                    break;
+                case "Subscription":
+                    var sub = ReadSubscription(file, root);
+                    if (InScope(sub.Scopes, appId))
+                    {
+                        subscriptions.Add(sub);
+                    }
+
+                    break;
+                case "Resiliency":
+                    if (InScope(StringList(root, "scopes", file), appId))
+                    {
+                        ReadResiliency(file, root, retries);
+                    }
+
+                    break;
+                case "Configuration" or "HTTPEndpoint":
+                    // Configuration is read from --config; HTTPEndpoint is not used by this platform.
+                    break;
+                case null:
+                    throw new ResourceException(file, "kind", "missing (expected Component, Subscription or Resiliency)");
+                default:
+                    throw new ResourceException(file, "kind", $"unknown kind '{kind}' (expected Component, Subscription or Resiliency)");
+            }
+        }
+
+        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries);
+    }
+
+    private static List<YamlMappingNode> ReadDocuments(string file)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(file);
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new ResourceException(file, $"line {e.Start.Line}", $"not valid YAML: {e.InnerException?.Message ?? e.Message}");
+        }
+
+        var result = new List<YamlMappingNode>();
+        foreach (var doc in stream.Documents)
+        {
+            if (doc.RootNode is YamlMappingNode map)
+            {
+                result.Add(map);
+            }
+            else if (doc.RootNode is not YamlScalarNode { Value: null or "" })
+            {
+                throw new ResourceException(file, "document", "expected a mapping with apiVersion, kind, metadata and spec");
+            }
+        }
+
+        return result;
+    }
+
+    private static List<ComponentResource> ReadComponents(List<(string File, YamlMappingNode Root)> docs, string appId)
+    {
+        // Secret stores first: other components may take metadata values from them by secretKeyRef.
+        var raw = docs.Select(d => ReadComponent(d.File, d.Root)).Where(c => InScope(c.Scopes, appId)).ToList();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var c in raw)
+        {
+            if (!seen.TryAdd(c.Name, c.File))
+            {
+                throw new ResourceException(c.File, "metadata.name", $"a component named '{c.Name}' is already defined in {seen[c.Name]}");
+            }
+        }
+
+        var secretStores = raw.Where(c => c.Type.StartsWith("secretstores.", StringComparison.Ordinal))
+            .ToDictionary(c => c.Name, c => LocalFileSecretStore.Open(Resolve(c, null)), StringComparer.Ordinal);
+        return raw.Select(c => Resolve(c, secretStores)).ToList();
+    }
+
+    private sealed record RawComponent(string Name, string Type, string Version, List<RawMetadata> Metadata, string? SecretStore, List<string> Scopes, string File);
+
+    private sealed record RawMetadata(string Name, string? Value, string? SecretName, string? SecretKey);
+
+    private static RawComponent ReadComponent(string file, YamlMappingNode root)
+    {
+        var api = Scalar(root, "apiVersion");
+        if (api != "dapr.io/v1alpha1")
+        {
+            throw new ResourceException(file, "apiVersion", $"'{api}' is not a Component apiVersion (expected dapr.io/v1alpha1)");
+        }
+
+        var name = Scalar(Map(root, "metadata"), "name") ?? throw new ResourceException(file, "metadata.name", "required");
+        var spec = Map(root, "spec") ?? throw new ResourceException(file, "spec", $"component '{name}' has no spec");
+        var type = Scalar(spec, "type") ?? throw new ResourceException(file, "spec.type", $"component '{name}': required");
+        var version = Scalar(spec, "version") ?? throw new ResourceException(file, "spec.version", $"component '{name}': required (v1)");
+        if (type is "pubsub.kafka" or "pubsub.pulsar" || (!ComponentCatalog.Known.ContainsKey(type) && ComponentCatalog.NeedsDaprRuntime(type)))
+        {
+            throw new ResourceException(file, "spec.type",
+                $"component '{name}' of type {type} needs the Dapr runtime; use components/redis or components/local here");
+        }
+
+        if (!ComponentCatalog.Known.TryGetValue(type, out var kind))
+        {
+            throw new ResourceException(file, "spec.type",
+                $"unknown component type '{type}' (this sidecar implements {string.Join(", ", ComponentCatalog.Known.Keys)})");
+        }
+
+        if (version != "v1")
+        {
+            throw new ResourceException(file, "spec.version", $"component '{name}': {type} has version v1, not '{version}'");
+        }
+
+        var metadata = new List<RawMetadata>();
+        if (spec.Children.TryGetValue(new YamlScalarNode("metadata"), out var metaNode))
+        {
+            if (metaNode is not YamlSequenceNode items)
+            {
+                throw new ResourceException(file, "spec.metadata", "must be a list of {name, value} items");
+            }
+
+            foreach (var item in items)
+            {
+                if (item is not YamlMappingNode m || Scalar(m, "name") is not { } itemName)
+                {
+                    throw new ResourceException(file, "spec.metadata", "every item needs a name");
+                }
+
+                var field = $"spec.metadata[{itemName}]";
+                if (!kind.Allowed.Contains(itemName, StringComparer.Ordinal))
+                {
+                    throw new ResourceException(file, field,
+                        $"'{itemName}' is not a metadata name of {type} (accepted: {string.Join(", ", kind.Allowed)})");
+                }
+
+                if (metadata.Any(x => x.Name == itemName))
+                {
+                    throw new ResourceException(file, field, "given twice");
+                }
+
+                var secretRef = Map(m, "secretKeyRef");
+                if (secretRef is not null)
+                {
+                    var secretName = Scalar(secretRef, "name") ?? throw new ResourceException(file, field + ".secretKeyRef.name", "required");
+                    metadata.Add(new RawMetadata(itemName, null, secretName, Scalar(secretRef, "key") ?? secretName));
+                }
+                else
+                {
+                    metadata.Add(new RawMetadata(itemName, Scalar(m, "value") ?? "", null, null));
+                }
+            }
+        }
+
+        foreach (var required in kind.Required)
+        {
+            if (!metadata.Any(x => x.Name == required && (x.SecretName is not null || !string.IsNullOrWhiteSpace(x.Value))))
+            {
+                throw new ResourceException(file, $"spec.metadata[{required}]", $"component '{name}' ({type}) requires it");
+            }
+        }
+
+        var secretStore = Scalar(Map(root, "auth"), "secretStore");
+        return new RawComponent(name, type, version, metadata, secretStore, StringList(root, "scopes", file), file);
+    }
+
+    private static ComponentResource Resolve(RawComponent c, Dictionary<string, LocalFileSecretStore>? stores)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var m in c.Metadata)
+        {
+            if (m.SecretName is null)
+            {
+                values[m.Name] = m.Value ?? "";
+                continue;
+            }
+
+            var field = $"spec.metadata[{m.Name}].secretKeyRef";
+            if (stores is null)
+            {
+                throw new ResourceException(c.File, field, "a secret store cannot take its own metadata from a secret");
+            }
+
+            if (c.SecretStore is null)
+            {
+                throw new ResourceException(c.File, "auth.secretStore", $"component '{c.Name}' uses secretKeyRef, so it must name its secret store");
+            }
+
+            if (!stores.TryGetValue(c.SecretStore, out var store))
+            {
+                throw new ResourceException(c.File, "auth.secretStore", $"secret store '{c.SecretStore}' is not defined in the resources path");
+            }
+
+            if (!store.TryGet(m.SecretName, out var secret))
+            {
+                throw new ResourceException(c.File, field, $"secret '{m.SecretName}' is not in secret store '{c.SecretStore}'");
+            }
+
+            values[m.Name] = secret.TryGetValue(m.SecretKey!, out var v) ? v
+                : throw new ResourceException(c.File, field, $"secret '{m.SecretName}' has no key '{m.SecretKey}'");
+        }
+
+        return new ComponentResource(c.Name, c.Type, c.Version, values, c.Scopes, c.File);
+    }
+
+    private static SubscriptionResource ReadSubscription(string file, YamlMappingNode root)
+    {
+        var api = Scalar(root, "apiVersion");
+        if (api is not ("dapr.io/v1alpha1" or "dapr.io/v2alpha1"))
+        {
+            throw new ResourceException(file, "apiVersion", $"'{api}' is not a Subscription apiVersion (dapr.io/v1alpha1 or dapr.io/v2alpha1)");
+        }
+
+        var name = Scalar(Map(root, "metadata"), "name") ?? throw new ResourceException(file, "metadata.name", "required");
+        var spec = Map(root, "spec") ?? throw new ResourceException(file, "spec", $"subscription '{name}' has no spec");
+        var pubsub = Scalar(spec, "pubsubname") ?? throw new ResourceException(file, "spec.pubsubname", $"subscription '{name}': required");
+        var topic = Scalar(spec, "topic") ?? throw new ResourceException(file, "spec.topic", $"subscription '{name}': required");
+        var rules = new List<RouteRule>();
+        if (Map(spec, "routes") is { } routes)
+        {
+            if (routes.Children.TryGetValue(new YamlScalarNode("rules"), out var rulesNode) && rulesNode is YamlSequenceNode seq)
+            {
+                foreach (var r in seq.OfType<YamlMappingNode>())
+                {
+                    var path = Scalar(r, "path") ?? throw new ResourceException(file, "spec.routes.rules[].path", $"subscription '{name}': required");
+                    var match = Scalar(r, "match") ?? "";
+                    try
+                    {
+                        RouteMatch.Compile(match);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ResourceException(file, "spec.routes.rules[].match", $"subscription '{name}': {e.Message}");
+                    }
+
+                    rules.Add(new RouteRule(match, path));
+                }
+            }
+
+            if (Scalar(routes, "default") is { } def)
+            {
+                rules.Add(new RouteRule("", def));
+            }
+        }
+        else if (Scalar(spec, "route") is { } route)
+        {
+            rules.Add(new RouteRule("", route));
+        }
+
+        if (rules.Count == 0)
+        {
+            throw new ResourceException(file, "spec.routes", $"subscription '{name}' has no route");
+        }
+
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (Map(spec, "metadata") is { } meta)
+        {
+            foreach (var (k, v) in meta.Children)
+            {
+                metadata[((YamlScalarNode)k).Value!] = (v as YamlScalarNode)?.Value ?? "";
+            }
+        }
+
+        return new SubscriptionResource(name, pubsub, topic, rules, Scalar(spec, "deadLetterTopic"), metadata, StringList(root, "scopes", file), file);
+    }
+
+    private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound)
+    {
+        var spec = Map(root, "spec") ?? throw new ResourceException(file, "spec", "required");
+        var policies = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
+        if (Map(Map(spec, "policies"), "retries") is { } retries)
+        {
+            foreach (var (k, v) in retries.Children)
+            {
+                var name = ((YamlScalarNode)k).Value!;
+                var p = v as YamlMappingNode ?? throw new ResourceException(file, $"spec.policies.retries.{name}", "must be a mapping");
+                var kind = Scalar(p, "policy") ?? "constant";
+                if (kind is not ("constant" or "exponential"))
+                {
+                    throw new ResourceException(file, $"spec.policies.retries.{name}.policy", $"'{kind}' (expected constant or exponential)");
+                }
+
+                var duration = Duration(file, p, $"spec.policies.retries.{name}.duration", kind == "constant" ? "5s" : "500ms");
+                var maxInterval = Duration(file, p, $"spec.policies.retries.{name}.maxInterval", "60s");
+                var maxRetriesText = Scalar(p, "maxRetries") ?? "-1";
+                if (!int.TryParse(maxRetriesText, NumberStyles.Integer, CultureInfo.InvariantCulture, out var maxRetries) || maxRetries < -1)
+                {
+                    throw new ResourceException(file, $"spec.policies.retries.{name}.maxRetries", $"'{maxRetriesText}' is not a whole number ≥ -1");
+                }
+
+                policies[name] = new RetryPolicy(name, kind == "exponential", duration, maxInterval, maxRetries);
+            }
+        }
+
+        if (Map(Map(spec, "targets"), "components") is { } components)
+        {
+            foreach (var (k, v) in components.Children)
+            {
+                var component = ((YamlScalarNode)k).Value!;
+                if (Scalar(Map(v as YamlMappingNode, "inbound"), "retry") is { } retryName)
+                {
+                    inbound[component] = policies.TryGetValue(retryName, out var policy) ? policy
+                        : throw new ResourceException(file, $"spec.targets.components.{component}.inbound.retry", $"no retry policy named '{retryName}'");
+                }
+            }
+        }
+    }
+
+    private static TimeSpan Duration(string file, YamlMappingNode node, string field, string fallback)
+    {
+        var text = Scalar(node, field[(field.LastIndexOf('.') + 1)..]) ?? fallback;
+        return GoDuration.TryParse(text, TimeSpan.FromMilliseconds(1), out var d) ? d
+            : throw new ResourceException(file, field, $"'{text}' is not a duration (e.g. 500ms, 5s, 1m)");
+    }
+
+    internal static bool InScope(IReadOnlyList<string> scopes, string appId) => scopes.Count == 0 || scopes.Contains(appId, StringComparer.Ordinal);
+
+    internal static YamlMappingNode? Map(YamlMappingNode? node, string key) =>
+        node is not null && node.Children.TryGetValue(new YamlScalarNode(key), out var v) ? v as YamlMappingNode : null;
+
+    internal static string? Scalar(YamlMappingNode? node, string key) =>
+        node is not null && node.Children.TryGetValue(new YamlScalarNode(key), out var v) && v is YamlScalarNode s ? s.Value : null;
+
+    private static List<string> StringList(YamlMappingNode node, string key, string file)
+    {
+        if (!node.Children.TryGetValue(new YamlScalarNode(key), out var v) || v is YamlScalarNode { Value: null or "" })
+        {
+            return [];
+        }
+
+        return v is YamlSequenceNode seq
+            ? seq.Select(x => (x as YamlScalarNode)?.Value ?? throw new ResourceException(file, key, "must be a list of strings")).ToList()
+            : throw new ResourceException(file, key, "must be a list");
+    }
+
+    internal static JsonElement ToJson(YamlNode node) => JsonSerializer.SerializeToElement(ToObject(node));
+
+    private static object? ToObject(YamlNode node) => node switch
+    {
+        YamlScalarNode s => s.Value,
+        YamlSequenceNode q => q.Select(ToObject).ToList(),
+        YamlMappingNode m => m.Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => ToObject(kv.Value)),
+        _ => null,
+    };
+}

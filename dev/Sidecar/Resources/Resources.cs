@@ -1,0 +1,52 @@
+namespace Platform.Sidecar.Resources;
+
+/// <summary>A loaded <c>kind: Component</c>, with secret references already resolved.</summary>
+public sealed record ComponentResource(
+    string Name,
+    string Type,
+    string Version,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<string> Scopes,
+    string File)
+{
+    /// <summary><c>state</c>, <c>pubsub</c> or <c>secretstores</c>.</summary>
+    public string Category => Type[..Type.IndexOf('.', StringComparison.Ordinal)];
+
+    internal string? Get(string name) => Metadata.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
+}
+
+/// <summary>A declarative <c>kind: Subscription</c> (v1alpha1 <c>route</c> or v2alpha1 <c>routes</c>).</summary>
+public sealed record SubscriptionResource(
+    string Name,
+    string PubSubName,
+    string Topic,
+    IReadOnlyList<RouteRule> Rules,
+    string? DeadLetterTopic,
+    IReadOnlyDictionary<string, string> Metadata,
+    IReadOnlyList<string> Scopes,
+    string File);
+
+/// <summary>One routing rule: a CEL-style <c>match</c> (empty means always) and the app path.</summary>
+public sealed record RouteRule(string Match, string Path);
+
+/// <summary>A retry policy from a Dapr Resiliency resource.</summary>
+public sealed record RetryPolicy(string Name, bool Exponential, TimeSpan Duration, TimeSpan MaxInterval, int MaxRetries)
+{
+    /// <summary>The wait before retry number <paramref name="attempt"/> (1-based).</summary>
+    public TimeSpan Delay(int attempt)
+    {
+        if (!Exponential)
+        {
+            return Duration;
+        }
+
+        var ms = Math.Min(MaxInterval.TotalMilliseconds, Duration.TotalMilliseconds * Math.Pow(2, attempt - 1));
+        return TimeSpan.FromMilliseconds(ms);
+    }
+}
+
+/// <summary>Everything the sidecar read from its resources paths.</summary>
+public sealed record LoadedResources(
+    IReadOnlyList<ComponentResource> Components,
+    IReadOnlyList<SubscriptionResource> Subscriptions,
+    IReadOnlyDictionary<string, RetryPolicy> InboundComponentRetries);

@@ -1,0 +1,199 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Sidecar.Api;
+using Platform.Sidecar.Invocation;
+using Platform.Sidecar.PubSub;
+using Platform.Sidecar.Resources;
+
+namespace Platform.Sidecar;
+
+/// <summary>
+/// A running Dapr-compatible sidecar: the HTTP API (HTTP/1.1) and the gRPC API (HTTP/2 without TLS, as the
+/// SDKs expect) on two loopback ports, its components, and its connection to the app. Start as many as you
+/// like in one process; each finds the others (and those of other processes) through the name registry.
+/// </summary>
+public sealed class Sidecar : IAsyncDisposable
+{
+    private readonly WebApplication _web;
+    private readonly SidecarRuntime _runtime;
+    private readonly IDisposable _registration;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Task _startup;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    private Sidecar(WebApplication web, SidecarRuntime runtime, IDisposable registration, int httpPort, int grpcPort, ILogger logger)
+    {
+        _web = web;
+        _runtime = runtime;
+        _registration = registration;
+        _logger = logger;
+        HttpPort = httpPort;
+        GrpcPort = grpcPort;
+        _startup = Task.Run(() => ConnectAppAsync(_stopping.Token));
+    }
+
+    /// <summary>The app-id this sidecar serves.</summary>
+    public string AppId => _runtime.AppId;
+
+    /// <summary>The port of the HTTP API.</summary>
+    public int HttpPort { get; }
+
+    /// <summary>The port of the gRPC API.</summary>
+    public int GrpcPort { get; }
+
+    /// <summary>The HTTP API's base address, e.g. for <c>DaprClientBuilder.UseHttpEndpoint</c>.</summary>
+    public string HttpEndpoint => $"http://127.0.0.1:{HttpPort}";
+
+    /// <summary>The gRPC API's address, e.g. for <c>DaprClientBuilder.UseGrpcEndpoint</c>.</summary>
+    public string GrpcEndpoint => $"http://127.0.0.1:{GrpcPort}";
+
+    /// <summary>Completes once the app answers and its subscriptions are running.</summary>
+    public Task Ready => _runtime.Ready;
+
+    /// <summary>Cancelled when the app asks the sidecar to shut down.</summary>
+    public CancellationToken ShutdownRequested => _runtime.ShutdownRequested;
+
+    /// <summary>The subscriptions in effect (from the app and from Subscription resources).</summary>
+    public IReadOnlyList<SubscriptionSpec> Subscriptions => _runtime.Subscriber.Subscriptions;
+
+    /// <summary>
+    /// Loads the resources, initialises the components and starts both listeners. Throws
+    /// <see cref="ResourceException"/> (naming the file and field) when a resource cannot be used.
+    /// </summary>
+    public static async Task<Sidecar> StartAsync(SidecarOptions options, CancellationToken ct = default)
+    {
+        if (string.IsNullOrWhiteSpace(options.AppId))
+        {
+            throw new ArgumentException("an app id is required (--app-id)", nameof(options));
+        }
+
+        var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
+        var logger = loggerFactory.CreateLogger($"sidecar.{options.AppId}");
+        var resources = ResourceLoader.Load(options.ResourcesPaths, options.AppId);
+        var components = await Components.InitAsync(resources, options.AppId, logger, TimeProvider.System);
+        var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } t ? t : null);
+        var registry = new NameRegistry(options.RegistryFolder ?? NameRegistry.DefaultFolder);
+        var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
+        var invoker = new Invoker(options.AppId, instanceId, registry, app, logger);
+        var subscriber = new Subscriber(components, app, options.AppId, logger);
+        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber);
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton(runtime);
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.Interceptors.Add<DaprErrorInterceptor>();
+        });
+        ListenOptions? http = null, grpc = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+            k.Listen(IPAddress.Loopback, options.HttpPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http1;
+                http = l;
+            });
+            k.Listen(IPAddress.Loopback, options.GrpcPort, l =>
+            {
+                l.Protocols = HttpProtocols.Http2;
+                grpc = l;
+            });
+        });
+
+        var web = builder.Build();
+        HttpApi.Map(web);
+        web.MapGrpcService<DaprGrpcService>();
+        try
+        {
+            await web.StartAsync(ct);
+        }
+        catch (IOException e)
+        {
+            await components.DisposeAsync();
+            throw new InvalidOperationException($"sidecar {options.AppId}: cannot listen on HTTP port {options.HttpPort} / gRPC port {options.GrpcPort}: {e.Message}", e);
+        }
+
+        var httpPort = ((IPEndPoint)http!.EndPoint).Port;
+        var grpcPort = ((IPEndPoint)grpc!.EndPoint).Port;
+        var registration = registry.Register(new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId));
+        logger.LogInformation("Sidecar {AppId} listening: HTTP {HttpPort}, gRPC {GrpcPort}", options.AppId, httpPort, grpcPort);
+        return new Sidecar(web, runtime, registration, httpPort, grpcPort, logger);
+    }
+
+    private async Task ConnectAppAsync(CancellationToken ct)
+    {
+        try
+        {
+            if (_runtime.App.Port is { } port)
+            {
+                // daprd blocks until the app port accepts TCP before it asks the app anything (runtime.go blockUntilAppIsReady).
+                await WaitForPortAsync(_runtime.Options.AppChannelAddress, port, ct);
+                var specs = await _runtime.Subscriber.DiscoverAsync(ct);
+                specs.AddRange(_runtime.Components.Resources.Subscriptions.Select(s =>
+                    new SubscriptionSpec(s.PubSubName, s.Topic, s.Rules, s.DeadLetterTopic, s.Metadata, s.File)));
+                await _runtime.Subscriber.StartAsync(specs, ct);
+            }
+
+            _runtime.MarkReady();
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            _logger.LogError(e, "Sidecar {AppId} could not connect to its app", AppId);
+        }
+    }
+
+    private static async Task WaitForPortAsync(string host, int port, CancellationToken ct)
+    {
+        while (true)
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                await socket.ConnectAsync(host, port, ct);
+                return;
+            }
+            catch (SocketException)
+            {
+                await Task.Delay(50, ct);
+            }
+        }
+    }
+
+    /// <summary>Stops the listeners and subscriptions, leaves the registry, and closes the components.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _registration.Dispose();
+        await _stopping.CancelAsync();
+        await _startup;
+        await _runtime.Subscriber.DisposeAsync();
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            await _web.StopAsync(timeout.Token);
+        }
+
+        await _web.DisposeAsync();
+        await _runtime.Components.DisposeAsync();
+        _runtime.Invoker.Dispose();
+        _runtime.App.Dispose();
+        _stopping.Dispose();
+    }
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.Logging;
+
+namespace Platform.Sidecar;
+
+/// <summary>How to start a sidecar. The names follow daprd's command line.</summary>
+public sealed record SidecarOptions
+{
+    /// <summary><c>--app-id</c>: the app's id; invocation, consumer groups and state key prefixes use it.</summary>
+    public required string AppId { get; init; }
+
+    /// <summary><c>--app-port</c>: where the app listens; without it the sidecar makes no calls into an app.</summary>
+    public int? AppPort { get; init; }
+
+    /// <summary><c>--app-channel-address</c>: the app's host (default 127.0.0.1).</summary>
+    public string AppChannelAddress { get; init; } = "127.0.0.1";
+
+    /// <summary><c>--dapr-http-port</c>; 0 picks a free port (read it back from <see cref="Sidecar.HttpPort"/>).</summary>
+    public int HttpPort { get; init; }
+
+    /// <summary><c>--dapr-grpc-port</c>; 0 picks a free port (read it back from <see cref="Sidecar.GrpcPort"/>).</summary>
+    public int GrpcPort { get; init; }
+
+    /// <summary><c>--resources-path</c>, one or more folders of Component, Subscription and Resiliency YAML.</summary>
+    public IReadOnlyList<string> ResourcesPaths { get; init; } = [];
+
+    /// <summary><c>--app-max-concurrency</c>: most calls in flight into the app at once; -1 is unlimited.</summary>
+    public int AppMaxConcurrency { get; init; } = -1;
+
+    /// <summary><c>--config</c>: a Dapr Configuration file.</summary>
+    public string? ConfigPath { get; init; }
+
+    /// <summary>The folder sidecars register in to find each other (default: shared per machine and user).</summary>
+    public string? RegistryFolder { get; init; }
+
+    /// <summary>Where the sidecar logs; none by default when hosted in-process.</summary>
+    public ILoggerFactory? LoggerFactory { get; init; }
+}

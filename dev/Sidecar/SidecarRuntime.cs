@@ -1,0 +1,44 @@
+using System.Collections.Concurrent;
+using Platform.Sidecar.Invocation;
+using Platform.Sidecar.PubSub;
+using Platform.Sidecar.State;
+
+namespace Platform.Sidecar;
+
+/// <summary>Everything the two APIs share in one sidecar.</summary>
+public sealed class SidecarRuntime(SidecarOptions options, Components components, AppChannel app, Invoker invoker, Subscriber subscriber)
+{
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly CancellationTokenSource _shutdown = new();
+
+    public SidecarOptions Options { get; } = options;
+
+    public string AppId => Options.AppId;
+
+    public Components Components { get; } = components;
+
+    public AppChannel App { get; } = app;
+
+    public Invoker Invoker { get; } = invoker;
+
+    public Subscriber Subscriber { get; } = subscriber;
+
+    public StateService State { get; } = new(components, options.AppId);
+
+    public Publisher Publisher { get; } = new(components, options.AppId);
+
+    /// <summary>Values apps set with <c>PUT /v1.0/metadata/{key}</c>, returned under <c>extended</c>.</summary>
+    public ConcurrentDictionary<string, string> Extended { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Completes when the app is reachable and its subscriptions run (<c>/v1.0/healthz</c> turns 204).</summary>
+    public Task Ready => _ready.Task;
+
+    public bool IsReady => _ready.Task.IsCompletedSuccessfully;
+
+    internal void MarkReady() => _ready.TrySetResult();
+
+    /// <summary>Cancelled when an app asks the sidecar to shut down (<c>POST /v1.0/shutdown</c>).</summary>
+    public CancellationToken ShutdownRequested => _shutdown.Token;
+
+    internal void RequestShutdown() => _shutdown.Cancel();
+}

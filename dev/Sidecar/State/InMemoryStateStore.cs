@@ -1,0 +1,77 @@
+namespace Platform.Sidecar.State;
+
+/// <summary>
+/// <c>state.in-memory</c>: a process-local map. As in components-contrib, the ETag is a new UUID on every
+/// write, and a transaction is applied under one lock, so it is atomic.
+/// </summary>
+public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
+{
+    private readonly Dictionary<string, Entry> _items = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+
+    private sealed record Entry(byte[] Data, string ETag, DateTimeOffset? ExpiresAt);
+
+    public Task<StateItem?> GetAsync(string key, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            return Task.FromResult(Live(key) is { } e ? new StateItem(e.Data, e.ETag, e.ExpiresAt) : null);
+        }
+    }
+
+    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    {
+        lock (_gate)
+        {
+            foreach (var op in operations)
+            {
+                var current = Live(op.Key);
+                if (op.Concurrency == Concurrency.FirstWrite || !string.IsNullOrEmpty(op.ETag))
+                {
+                    var ok = string.IsNullOrEmpty(op.ETag)
+                        ? current is null || op is Delete
+                        : current is not null && current.ETag == op.ETag;
+                    if (!ok)
+                    {
+                        throw new ETagMismatchException(op.Key);
+                    }
+                }
+            }
+
+            var now = time.GetUtcNow();
+            foreach (var op in operations)
+            {
+                if (op is Upsert u)
+                {
+                    var keep = u.TtlSeconds is null ? Live(u.Key)?.ExpiresAt : null;
+                    var expires = u.TtlSeconds is > 0 ? now.AddSeconds(u.TtlSeconds.Value) : keep;
+                    _items[u.Key] = new Entry(u.Value.ToArray(), Guid.NewGuid().ToString(), expires);
+                }
+                else
+                {
+                    _items.Remove(op.Key);
+                }
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private Entry? Live(string key)
+    {
+        if (!_items.TryGetValue(key, out var e))
+        {
+            return null;
+        }
+
+        if (e.ExpiresAt is { } at && at <= time.GetUtcNow())
+        {
+            _items.Remove(key);
+            return null;
+        }
+
+        return e;
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
