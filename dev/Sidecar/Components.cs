@@ -21,7 +21,7 @@ public sealed class Components : IAsyncDisposable
 
     public IReadOnlyCollection<string> StateStoreNames => _state.Keys;
 
-    public static async Task<Components> InitAsync(LoadedResources resources, string appId, ILogger logger, TimeProvider time)
+    public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
         var components = new Components(resources);
         try
@@ -38,7 +38,7 @@ public sealed class Components : IAsyncDisposable
                         components._state[c.Name] = (c, new RedisStateStore(redis, db));
                         break;
                     case "pubsub.in-memory":
-                        components._pubsub[c.Name] = (c, InMemoryBroker.ForName(c.Name, logger));
+                        components._pubsub[c.Name] = (c, InMemoryBroker.ForName(scope, c.Name, logger));
                         break;
                     case "pubsub.redis":
                         components._pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));

@@ -77,9 +77,10 @@ public sealed class Sidecar : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var logger = loggerFactory.CreateLogger($"sidecar.{options.AppId}");
         var resources = ResourceLoader.Load(options.ResourcesPaths, options.AppId);
-        var components = await Components.InitAsync(resources, options.AppId, logger, TimeProvider.System);
+        var registryFolder = Path.GetFullPath(options.RegistryFolder ?? NameRegistry.DefaultFolder);
+        var components = await Components.InitAsync(resources, options.AppId, registryFolder, logger, TimeProvider.System);
         var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } t ? t : null);
-        var registry = new NameRegistry(options.RegistryFolder ?? NameRegistry.DefaultFolder);
+        var registry = new NameRegistry(registryFolder);
         var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
         var invoker = new Invoker(options.AppId, instanceId, registry, app, logger);
         var subscriber = new Subscriber(components, app, options.AppId, logger);

@@ -9,7 +9,8 @@ namespace Platform.Sidecar.PubSub;
 /// services. Here every sidecar of one process (the dev host, a test host) that names the same component
 /// shares one bus, with consumer groups as Redis has them, so a local run behaves like the real broker
 /// would: each app gets every event, replicas of one app compete, and a message asked to be redelivered
-/// comes back after a backoff (to any replica of the group). Nothing survives the process.
+/// comes back after a backoff (to any replica of the group). Nothing survives the process. The bus is shared
+/// by the sidecars that use the same name registry folder: one dev host or one test is one neighbourhood.
 /// </summary>
 public sealed class InMemoryBroker(ILogger logger) : IBroker
 {
@@ -18,8 +19,8 @@ public sealed class InMemoryBroker(ILogger logger) : IBroker
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<string, Group>> _topics = new(StringComparer.Ordinal);
     private long _sequence;
 
-    /// <summary>The bus named <paramref name="name"/> in this process (one per component name).</summary>
-    public static InMemoryBroker ForName(string name, ILogger logger) => Shared.GetOrAdd(name, _ => new InMemoryBroker(logger));
+    /// <summary>The bus named <paramref name="name"/> among the sidecars of this process registered in <paramref name="scope"/>.</summary>
+    public static InMemoryBroker ForName(string scope, string name, ILogger logger) => Shared.GetOrAdd($"{scope}|{name}", _ => new InMemoryBroker(logger));
 
     /// <summary>How many workers each subscriber runs, as pubsub.redis's default <c>concurrency</c>.</summary>
     public const int Concurrency = 10;

@@ -1,8 +1,13 @@
 namespace Platform.Sidecar.State;
 
-/// <summary>Dapr's concurrency modes: with first-write an ETag must match (or, without one, the key must not exist).</summary>
+/// <summary>
+/// Dapr's concurrency modes. Unspecified (what the SDKs send by default) still checks an ETag when one is given;
+/// only an explicit last-write ignores it (components-contrib redis parseETag). First-write without an ETag
+/// only creates.
+/// </summary>
 public enum Concurrency
 {
+    Unspecified,
     LastWrite,
     FirstWrite,
 }

@@ -1,0 +1,132 @@
+using Dapr.Client;
+
+namespace Platform.Sidecar.Tests.Infrastructure;
+
+/// <summary>Which components a test cluster runs on.</summary>
+public enum Backend
+{
+    InMemory,
+    Redis,
+}
+
+/// <summary>
+/// One test's neighbourhood of sidecars and apps: its own name-registry folder (so no test sees another's
+/// sidecars), its own components folder, and everything it started stopped at the end.
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private readonly string _root;
+
+    private Cluster(Backend backend, RedisServer? redis, string pubsubExtra)
+    {
+        Backend = backend;
+        _root = Directory.CreateTempSubdirectory("platform-test-").FullName;
+        Registry = Path.Combine(_root, "registry");
+        ComponentsDir = Directory.CreateDirectory(Path.Combine(_root, "components")).FullName;
+        WriteComponent("statestore.yaml", backend == Backend.Redis
+            ? Yaml.Component("statestore", "state.redis", ("redisHost", redis!.Host), ("actorStateStore", "true"))
+            : Yaml.Component("statestore", "state.in-memory", ("actorStateStore", "true")));
+        WriteComponent("pubsub.yaml", backend == Backend.Redis
+            ? Yaml.Component("pubsub", "pubsub.redis", [("redisHost", redis!.Host), ("processingTimeout", "1s"), ("redeliverInterval", "200ms"), .. Yaml.Parse(pubsubExtra)])
+            : Yaml.Component("pubsub", "pubsub.in-memory"));
+    }
+
+    public Backend Backend { get; }
+
+    public string Registry { get; }
+
+    public string ComponentsDir { get; }
+
+    /// <param name="pubsubExtra">extra pubsub.redis metadata as "name=value;name=value"</param>
+    public static Cluster Create(Backend backend, RedisServer? redis = null, string pubsubExtra = "") => new(backend, redis, pubsubExtra);
+
+    public void WriteComponent(string file, string yaml) => File.WriteAllText(Path.Combine(ComponentsDir, file), yaml);
+
+    public async Task<Sidecar> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1)
+    {
+        var sidecar = await Sidecar.StartAsync(new SidecarOptions
+        {
+            AppId = appId,
+            AppPort = app?.Port,
+            ResourcesPaths = [ComponentsDir],
+            RegistryFolder = Registry,
+            AppMaxConcurrency = maxConcurrency,
+        });
+        _owned.Add(sidecar);
+        await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(15));
+        return sidecar;
+    }
+
+    public async Task<TestApp> StartAppAsync(string name, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map)
+    {
+        var app = await TestApp.StartAsync(name, map);
+        _owned.Add(app);
+        return app;
+    }
+
+    /// <summary>An app with its sidecar.</summary>
+    public async Task<(TestApp App, Sidecar Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1)
+    {
+        var app = await StartAppAsync(replicaName ?? appId, map);
+        return (app, await StartSidecarAsync(appId, app, maxConcurrency));
+    }
+
+    public DaprClient Client(Sidecar sidecar)
+    {
+        var client = new DaprClientBuilder().UseHttpEndpoint(sidecar.HttpEndpoint).UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+        _owned.Add(new Disposer(client.Dispose));
+        return client;
+    }
+
+    /// <summary>Stops one thing early (a replica leaving); the cluster will not stop it again.</summary>
+    public async Task StopAsync(IAsyncDisposable item)
+    {
+        _owned.Remove(item);
+        await item.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        for (var i = _owned.Count - 1; i >= 0; i--)
+        {
+            await _owned[i].DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class Disposer(Action dispose) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
+
+public static class Yaml
+{
+    public static string Component(string name, string type, params (string Name, string Value)[] metadata) =>
+        $"""
+        apiVersion: dapr.io/v1alpha1
+        kind: Component
+        metadata:
+          name: {name}
+        spec:
+          type: {type}
+          version: v1
+          metadata:{(metadata.Length == 0 ? " []" : "")}
+        {string.Concat(metadata.Select(m => $"    - name: {m.Name}\n      value: \"{m.Value}\"\n"))}
+        """;
+
+    public static (string, string)[] Parse(string pairs) =>
+        pairs.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)).Select(p => (p[0], p[1])).ToArray();
+}

@@ -1,0 +1,48 @@
+using System.Collections.Concurrent;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Platform.Sidecar.Tests.Infrastructure;
+
+/// <summary>A real ASP.NET Core app (with Dapr.AspNetCore's CloudEvents and subscribe handler) on a free loopback port.</summary>
+public sealed class TestApp : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    private TestApp(string name) => Name = name;
+
+    public string Name { get; }
+
+    public int Port { get; private set; }
+
+    /// <summary>Whatever the app's handlers record (event ids, replica names...).</summary>
+    public ConcurrentQueue<string> Received { get; } = new();
+
+    public static async Task<TestApp> StartAsync(string name, Action<WebApplication, TestApp> map)
+    {
+        var self = new TestApp(name);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddDaprClient();
+        var web = builder.Build();
+        web.UseCloudEvents();
+        web.MapSubscribeHandler();
+        map(web, self);
+        await web.StartAsync();
+        self._app = web;
+        self.Port = new Uri(web.Urls.First()).Port;
+        return self;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.StopAsync();
+            await _app.DisposeAsync();
+        }
+    }
+}
