@@ -58,9 +58,9 @@ public sealed class Cluster : IAsyncDisposable
         return sidecar;
     }
 
-    public async Task<TestApp> StartAppAsync(string name, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map)
+    public async Task<TestApp> StartAppAsync(string name, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, bool dapr = true)
     {
-        var app = await TestApp.StartAsync(name, map);
+        var app = await TestApp.StartAsync(name, map, dapr);
         _owned.Add(app);
         return app;
     }

@@ -20,7 +20,8 @@ public sealed class TestApp : IAsyncDisposable
     /// <summary>Whatever the app's handlers record (event ids, replica names...).</summary>
     public ConcurrentQueue<string> Received { get; } = new();
 
-    public static async Task<TestApp> StartAsync(string name, Action<WebApplication, TestApp> map)
+    /// <param name="dapr">false for an app that speaks to the sidecar by hand (its own /dapr/subscribe, raw envelopes)</param>
+    public static async Task<TestApp> StartAsync(string name, Action<WebApplication, TestApp> map, bool dapr = true)
     {
         var self = new TestApp(name);
         var builder = WebApplication.CreateSlimBuilder();
@@ -28,8 +29,12 @@ public sealed class TestApp : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddDaprClient();
         var web = builder.Build();
-        web.UseCloudEvents();
-        web.MapSubscribeHandler();
+        if (dapr)
+        {
+            web.UseCloudEvents();
+            web.MapSubscribeHandler();
+        }
+
         map(web, self);
         await web.StartAsync();
         self._app = web;
