@@ -72,9 +72,35 @@ public sealed class Cluster : IAsyncDisposable
         return (app, await StartSidecarAsync(appId, app, maxConcurrency));
     }
 
-    public DaprClient Client(Sidecar sidecar)
+    public DaprClient Client(Sidecar sidecar) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint);
+
+    /// <summary>
+    /// The sidecar a single-sidecar conformance test talks to: a real daprd when <c>DAPR_CONFORMANCE_HTTP_ENDPOINT</c>
+    /// and <c>DAPR_CONFORMANCE_GRPC_ENDPOINT</c> are set (its state store must be named <c>statestore</c>, app-id
+    /// <c>orders</c>), else a dev sidecar started here. Running the suite both ways shows any drift.
+    /// </summary>
+    public async Task<(string Http, string Grpc)> SingleSidecarAsync(string appId)
     {
-        var client = new DaprClientBuilder().UseHttpEndpoint(sidecar.HttpEndpoint).UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
+        if (External is { } external)
+        {
+            return external;
+        }
+
+        var sidecar = await StartSidecarAsync(appId);
+        return (sidecar.HttpEndpoint, sidecar.GrpcEndpoint);
+    }
+
+    public static (string Http, string Grpc)? External =>
+        Environment.GetEnvironmentVariable("DAPR_CONFORMANCE_HTTP_ENDPOINT") is { Length: > 0 } http
+        && Environment.GetEnvironmentVariable("DAPR_CONFORMANCE_GRPC_ENDPOINT") is { Length: > 0 } grpc
+            ? (http, grpc)
+            : null;
+
+    public DaprClient Client((string Http, string Grpc) endpoints) => Client(endpoints.Http, endpoints.Grpc);
+
+    private DaprClient Client(string http, string grpc)
+    {
+        var client = new DaprClientBuilder().UseHttpEndpoint(http).UseGrpcEndpoint(grpc).Build();
         _owned.Add(new Disposer(client.Dispose));
         return client;
     }

@@ -23,8 +23,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task SaveGetDelete_RoundTrip_ValueAndETagComeBack(Backend backend)
     {
         await using var cluster = NewCluster(backend);
-        var sidecar = await cluster.StartSidecarAsync("orders");
-        var dapr = cluster.Client(sidecar);
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var key = $"order-{Guid.NewGuid():N}";
 
         await dapr.SaveStateAsync("statestore", key, new Order("o1", 12.5m));
@@ -42,7 +41,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task TrySaveState_StaleETag_ReturnsFalseAndKeepsNewerValue(Backend backend)
     {
         await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var key = $"order-{Guid.NewGuid():N}";
         await dapr.SaveStateAsync("statestore", key, new Order("o1", 1));
         var (_, stale) = await dapr.GetStateAndETagAsync<Order>("statestore", key);
@@ -59,7 +58,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task FirstWrite_WithoutETag_OnlyCreates(Backend backend)
     {
         await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var key = $"order-{Guid.NewGuid():N}";
         var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
         await dapr.SaveStateAsync("statestore", key, new Order("o1", 1), firstWrite);
@@ -73,7 +72,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task UnknownStore_Grpc_InvalidArgumentWithDaprReason()
     {
         await using var cluster = NewCluster(Backend.InMemory);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
 
         var e = await Assert.ThrowsAsync<DaprException>(() => dapr.GetStateAsync<Order>("nope", "k"));
         var rpc = Assert.IsType<RpcException>(e.InnerException);
@@ -92,8 +91,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task UnknownStore_Http_ErrStateStoreNotFound()
     {
         await using var cluster = NewCluster(Backend.InMemory);
-        var sidecar = await cluster.StartSidecarAsync("orders");
-        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+        using var http = new HttpClient { BaseAddress = new Uri((await cluster.SingleSidecarAsync("orders")).Http) };
 
         var response = await http.GetAsync("/v1.0/state/nope/k");
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
@@ -107,7 +105,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task Transaction_OneStaleETag_WritesNothing(Backend backend)
     {
         await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var (a, b) = ($"a-{Guid.NewGuid():N}", $"b-{Guid.NewGuid():N}");
         await dapr.SaveStateAsync("statestore", a, new Order("a", 1));
         await dapr.SaveStateAsync("statestore", b, new Order("b", 1));
@@ -132,7 +130,7 @@ public sealed class StateTests(RedisServer redis)
     public async Task BulkGet_MixedKeys_ReturnsValuesAndEmptyForMissing(Backend backend)
     {
         await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var key = $"k-{Guid.NewGuid():N}";
         await dapr.SaveStateAsync("statestore", key, new Order("x", 5));
 
