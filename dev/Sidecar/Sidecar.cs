@@ -77,14 +77,21 @@ public sealed class Sidecar : IAsyncDisposable
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var logger = loggerFactory.CreateLogger($"sidecar.{options.AppId}");
         var resources = ResourceLoader.Load(options.ResourcesPaths, options.AppId);
+        var configuration = DaprConfiguration.Load(options.ConfigPath);
+        options = options with
+        {
+            ApiToken = options.ApiToken ?? (Environment.GetEnvironmentVariable("DAPR_API_TOKEN") is { Length: > 0 } api ? api : null),
+            AppApiToken = options.AppApiToken ?? (Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } appToken ? appToken : null),
+        };
         var registryFolder = Path.GetFullPath(options.RegistryFolder ?? NameRegistry.DefaultFolder);
         var components = await Components.InitAsync(resources, options.AppId, registryFolder, logger, TimeProvider.System);
-        var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } t ? t : null);
+        var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, options.AppApiToken);
         var registry = new NameRegistry(registryFolder);
         var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
-        var invoker = new Invoker(options.AppId, instanceId, registry, app, logger);
-        var subscriber = new Subscriber(components, app, options.AppId, logger);
-        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber);
+        var tracing = new Tracing(options.AppId, instanceId, configuration.Tracing);
+        var invoker = new Invoker(options.AppId, instanceId, registry, app, logger, tracing, resources.Apps, configuration.AccessControl, options.ApiToken is not null);
+        var subscriber = new Subscriber(components, app, options.AppId, logger, tracing);
+        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -93,6 +100,7 @@ public sealed class Sidecar : IAsyncDisposable
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.Interceptors.Add<ApiTokenInterceptor>();
             o.Interceptors.Add<DaprErrorInterceptor>();
         });
         ListenOptions? http = null, grpc = null;
@@ -194,6 +202,7 @@ public sealed class Sidecar : IAsyncDisposable
         await _web.DisposeAsync();
         await _runtime.Components.DisposeAsync();
         _runtime.Invoker.Dispose();
+        _runtime.Tracing.Dispose();
         _runtime.App.Dispose();
         _stopping.Dispose();
     }

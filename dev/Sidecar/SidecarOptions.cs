@@ -32,6 +32,12 @@ public sealed record SidecarOptions
     /// <summary>The folder sidecars register in to find each other (default: shared per machine and user).</summary>
     public string? RegistryFolder { get; init; }
 
+    /// <summary>The token apps must send as <c>dapr-api-token</c> (daprd's <c>DAPR_API_TOKEN</c>); none means no check.</summary>
+    public string? ApiToken { get; init; }
+
+    /// <summary>The token the sidecar sends to its app as <c>dapr-api-token</c> (daprd's <c>APP_API_TOKEN</c>).</summary>
+    public string? AppApiToken { get; init; }
+
     /// <summary>Where the sidecar logs; none by default when hosted in-process.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

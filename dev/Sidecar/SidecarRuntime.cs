@@ -6,7 +6,7 @@ using Platform.Sidecar.State;
 namespace Platform.Sidecar;
 
 /// <summary>Everything the two APIs share in one sidecar.</summary>
-public sealed class SidecarRuntime(SidecarOptions options, Components components, AppChannel app, Invoker invoker, Subscriber subscriber)
+public sealed class SidecarRuntime(SidecarOptions options, Components components, AppChannel app, Invoker invoker, Subscriber subscriber, Tracing tracing)
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
@@ -25,7 +25,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
 
     public StateService State { get; } = new(components, options.AppId);
 
-    public Publisher Publisher { get; } = new(components, options.AppId);
+    public Publisher Publisher { get; } = new(components, options.AppId, tracing);
+
+    public Tracing Tracing { get; } = tracing;
 
     /// <summary>Values apps set with <c>PUT /v1.0/metadata/{key}</c>, returned under <c>extended</c>.</summary>
     public ConcurrentDictionary<string, string> Extended { get; } = new(StringComparer.Ordinal);

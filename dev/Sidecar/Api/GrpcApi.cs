@@ -328,3 +328,26 @@ internal sealed class DaprErrorInterceptor : Interceptor
         }
     }
 }
+
+/// <summary>gRPC side of the API token: a missing or wrong <c>dapr-api-token</c> is <c>Unauthenticated</c> (daprd pkg/api/grpc/auth.go).</summary>
+internal sealed class ApiTokenInterceptor(SidecarRuntime rt) : Interceptor
+{
+    public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        if (rt.Options.ApiToken is { } token)
+        {
+            var given = context.RequestHeaders.GetValue("dapr-api-token");
+            if (given is null)
+            {
+                throw new RpcException(new Status(StatusCode.Unauthenticated, "missing api token in request metadata"));
+            }
+
+            if (given != token)
+            {
+                throw new RpcException(new Status(StatusCode.Unauthenticated, "authentication error: api token mismatch"));
+            }
+        }
+
+        return continuation(request, context);
+    }
+}

@@ -20,6 +20,7 @@ internal static class HttpApi
     public static void Map(WebApplication web)
     {
         web.Use(Normalize);
+        web.Use(ApiToken);
         web.Use(Errors);
 
         web.MapGet("/v1.0/healthz", Healthz);
@@ -64,6 +65,26 @@ internal static class HttpApi
         }
 
         return next(ctx);
+    }
+
+    /// <summary>
+    /// With an API token configured, every call needs it in <c>dapr-api-token</c> except the two health probes
+    /// (daprd's middlewares.go); a peer sidecar's forwarded call proves itself with the registry secret instead.
+    /// </summary>
+    private static Task ApiToken(HttpContext ctx, RequestDelegate next)
+    {
+        var rt = ctx.RequestServices.GetRequiredService<SidecarRuntime>();
+        if (rt.Options.ApiToken is not { } token
+            || ctx.Request.Path.Equals("/v1.0/healthz", StringComparison.Ordinal) || ctx.Request.Path.Equals("/v1.0/healthz/outbound", StringComparison.Ordinal)
+            || rt.Invoker.IsForwarded(ctx.Request.Headers[Invoker.ForwardedHeader].FirstOrDefault())
+            || ctx.Request.Headers["dapr-api-token"].FirstOrDefault() == token)
+        {
+            return next(ctx);
+        }
+
+        ctx.Response.StatusCode = 401;
+        ctx.Response.ContentType = "text/plain";
+        return ctx.Response.WriteAsync("invalid api token");
     }
 
     private static async Task Errors(HttpContext ctx, RequestDelegate next)
@@ -366,7 +387,7 @@ internal static class HttpApi
     {
         var body = await ReadBody(ctx);
         var headers = ctx.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
-        var forwarded = ctx.Request.Headers.ContainsKey(Invoker.ForwardedHeader);
+        var forwarded = rt.Invoker.IsForwarded(ctx.Request.Headers[Invoker.ForwardedHeader].FirstOrDefault());
         var caller = forwarded ? ctx.Request.Headers["dapr-caller-app-id"].FirstOrDefault() : rt.AppId;
         var call = new OutboundCall(ctx.Request.Method, method + ctx.Request.QueryString.Value, body, headers, caller);
         using var result = await rt.Invoker.InvokeAsync(appId, call, forwarded, ctx.RequestAborted);

@@ -3,11 +3,18 @@ using System.Net;
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
+using Platform.Sidecar.Resources;
 
 namespace Platform.Sidecar.Invocation;
 
 /// <summary>A call to another app's method, with the body already read (so it can be retried on another replica).</summary>
-public sealed record OutboundCall(string Method, string PathAndQuery, byte[] Body, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? CallerAppId);
+public sealed record OutboundCall(string Method, string PathAndQuery, byte[] Body, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? CallerAppId)
+{
+    /// <summary>The trace context of this hop, which replaces the caller's on the way out.</summary>
+    public string? Traceparent { get; init; }
+
+    public string? Tracestate { get; init; }
+}
 
 /// <summary>The callee's answer; dispose it once the body has been read (it holds the app's concurrency slot).</summary>
 public sealed class InvocationResult(HttpResponseMessage response, IDisposable lease) : IDisposable
@@ -27,7 +34,8 @@ public sealed class InvocationResult(HttpResponseMessage response, IDisposable l
 /// app-max-concurrency cap, adding <c>dapr-caller-app-id</c>/<c>dapr-callee-app-id</c>. The callee's status, headers
 /// and body come back unchanged. A replica that cannot be reached is skipped and the next one tried.
 /// </summary>
-public sealed class Invoker(string appId, string instanceId, NameRegistry registry, AppChannel app, ILogger logger) : IDisposable
+public sealed class Invoker(string appId, string instanceId, NameRegistry registry, AppChannel app, ILogger logger,
+    Tracing tracing, IReadOnlyDictionary<string, TargetPolicy> targets, AccessControl? accessControl, bool hasApiToken) : IDisposable
 {
     /// <summary>Marks a call one sidecar forwards to another: the receiver delivers it to its own app.</summary>
     public const string ForwardedHeader = "x-platform-sidecar-forwarded";
@@ -40,6 +48,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
     };
 
     private readonly ConcurrentDictionary<string, int> _next = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
     private readonly HttpMessageInvoker _peers = new(new SocketsHttpHandler
     {
         UseProxy = false,
@@ -49,13 +58,81 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         ConnectTimeout = TimeSpan.FromSeconds(2),
     });
 
+    /// <summary>True when a request's forwarded marker is the registry's secret (a peer sidecar sent it).</summary>
+    public bool IsForwarded(string? marker) => marker is not null && marker == registry.InternalToken;
+
     public async Task<InvocationResult> InvokeAsync(string targetAppId, OutboundCall call, bool forwarded, CancellationToken ct)
     {
+        var incoming = Header(call, "traceparent");
+        using var hop = tracing.Start(forwarded ? $"CallLocal/{appId}/{call.PathAndQuery.Split('?')[0]}" : $"CallRemote/{targetAppId}/{call.PathAndQuery.Split('?')[0]}",
+            forwarded ? System.Diagnostics.ActivityKind.Server : System.Diagnostics.ActivityKind.Client, incoming, Header(call, "tracestate"));
+        hop.Tag("dapr.app_id", targetAppId);
+        call = call with { Traceparent = hop.Traceparent, Tracestate = hop.Tracestate };
         if (forwarded && targetAppId == appId)
         {
             return await CallAppAsync(call, ct);
         }
 
+        if (!targets.TryGetValue(targetAppId, out var policy))
+        {
+            return await RouteAsync(targetAppId, call, ct);
+        }
+
+        // Resiliency for this target, as daprd applies it: a timeout per attempt, retries (on errors and 5xx), a breaker.
+        var breaker = policy.Breaker is { } b ? _breakers.GetOrAdd(targetAppId, _ => new CircuitBreaker(b)) : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (breaker is not null && !breaker.TryEnter())
+            {
+                hop.Fail("circuit breaker open");
+                throw DaprError.DirectInvoke($"failed to invoke, id: {targetAppId}, err: circuit breaker is open", 500, Grpc.Core.StatusCode.Unavailable);
+            }
+
+            InvocationResult? result = null;
+            Exception? failure = null;
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct))
+            {
+                if (policy.Timeout is { } t)
+                {
+                    timeout.CancelAfter(t);
+                }
+
+                try
+                {
+                    result = await RouteAsync(targetAppId, call, timeout.Token);
+                }
+                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+                {
+                    failure = DaprError.DirectInvoke($"failed to invoke, id: {targetAppId}, err: timeout after {policy.Timeout}", 504, Grpc.Core.StatusCode.DeadlineExceeded);
+                }
+                catch (DaprError e)
+                {
+                    failure = e;
+                }
+            }
+
+            var ok = result is not null && (int)result.Response.StatusCode < 500;
+            breaker?.Record(ok);
+            if (ok)
+            {
+                return result!;
+            }
+
+            if (policy.Retry is { } retry && (retry.MaxRetries < 0 || attempt <= retry.MaxRetries))
+            {
+                logger.LogInformation("Call to {AppId} failed (attempt {Attempt}), retrying per policy {Policy}", targetAppId, attempt, retry.Name);
+                result?.Dispose();
+                await Task.Delay(retry.Delay(attempt), ct);
+                continue;
+            }
+
+            hop.Fail(failure?.Message ?? $"status {(int)result!.Response.StatusCode}");
+            return result ?? throw failure!;
+        }
+    }
+
+    private async Task<InvocationResult> RouteAsync(string targetAppId, OutboundCall call, CancellationToken ct)
+    {
         var replicas = registry.Resolve(targetAppId);
         if (replicas.Length == 0)
         {
@@ -97,7 +174,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
     {
         var method = call.PathAndQuery.TrimStart('/');
         using var request = Build(call, new Uri($"{replica.HttpEndpoint}/v1.0/invoke/{Uri.EscapeDataString(replica.AppId)}/method/{method}"));
-        request.Headers.TryAddWithoutValidation(ForwardedHeader, "1");
+        request.Headers.TryAddWithoutValidation(ForwardedHeader, registry.InternalToken);
         request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
         var response = await _peers.SendAsync(request, ct);
         return new InvocationResult(response, NoLease.Instance);
@@ -105,6 +182,14 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
     private async Task<InvocationResult> CallAppAsync(OutboundCall call, CancellationToken ct)
     {
+        if (accessControl is not null && !accessControl.Allows(call.CallerAppId, call.PathAndQuery, call.Method))
+        {
+            // Refused before the app sees anything, as daprd's callee-side access control does.
+            throw DaprError.DirectInvoke(
+                $"access control policy has denied access to id: {call.CallerAppId} operation: {call.PathAndQuery.Split('?')[0]} verb: {call.Method}",
+                403, Grpc.Core.StatusCode.PermissionDenied);
+        }
+
         if (app.BaseAddress is null)
         {
             throw DaprError.DirectInvoke($"failed to invoke, id: {appId}, err: the app has no port (sidecar started without --app-port)");
@@ -116,9 +201,14 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
             using var request = Build(call, new Uri(app.BaseAddress, call.PathAndQuery.StartsWith('/') ? call.PathAndQuery : "/" + call.PathAndQuery));
             request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
             request.Headers.TryAddWithoutValidation("dapr-callee-app-id", appId);
+            if (hasApiToken || app.AppApiToken is not null)
+            {
+                // The app's own API token never travels on; the callee's app token (if any) replaces it.
+                request.Headers.Remove("dapr-api-token");
+            }
+
             if (app.AppApiToken is not null)
             {
-                request.Headers.Remove("dapr-api-token");
                 request.Headers.TryAddWithoutValidation("dapr-api-token", app.AppApiToken);
             }
 
@@ -150,7 +240,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
         foreach (var (name, values) in call.Headers)
         {
-            if (Dropped.Contains(name))
+            if (Dropped.Contains(name) || (call.Traceparent is not null && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase))))
             {
                 continue;
             }
@@ -162,8 +252,20 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
             }
         }
 
+        if (call.Traceparent is not null)
+        {
+            request.Headers.TryAddWithoutValidation("traceparent", call.Traceparent);
+            if (!string.IsNullOrEmpty(call.Tracestate))
+            {
+                request.Headers.TryAddWithoutValidation("tracestate", call.Tracestate);
+            }
+        }
+
         return request;
     }
+
+    private static string? Header(OutboundCall call, string name) =>
+        call.Headers.FirstOrDefault(h => h.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value?.FirstOrDefault();
 
     /// <summary>Headers not to copy back to the caller from the callee's response.</summary>
     public static bool IsHopByHop(string name) =>

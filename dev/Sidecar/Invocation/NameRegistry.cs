@@ -25,6 +25,33 @@ public sealed class NameRegistry
     {
         _folder = folder;
         Directory.CreateDirectory(folder);
+        InternalToken = LoadOrCreateToken(Path.Combine(folder, ".internal-token"));
+    }
+
+    /// <summary>
+    /// A secret shared by the sidecars of this registry: a call one sidecar forwards to another carries it, so the
+    /// receiver can trust the caller's app-id (for access control) and need not ask for the app's API token.
+    /// daprd gets the same guarantee from mTLS between sidecars.
+    /// </summary>
+    public string InternalToken { get; }
+
+    private static string LoadOrCreateToken(string file)
+    {
+        if (!File.Exists(file))
+        {
+            var temp = $"{file}.{Environment.ProcessId}.{Guid.NewGuid():N}";
+            File.WriteAllText(temp, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
+            try
+            {
+                File.Move(temp, file, overwrite: false);
+            }
+            catch (IOException)
+            {
+                File.Delete(temp); // another sidecar wrote it first: use theirs
+            }
+        }
+
+        return File.ReadAllText(file).Trim();
     }
 
     /// <summary>The folder used when none is given: shared by every sidecar of this user on this machine.</summary>

@@ -3,7 +3,7 @@ using Platform.Sidecar.Api;
 namespace Platform.Sidecar.PubSub;
 
 /// <summary>Publishing, shared by the HTTP and gRPC APIs: validation, topic scopes, the CloudEvent envelope.</summary>
-public sealed class Publisher(Components components, string appId)
+public sealed class Publisher(Components components, string appId, Tracing tracing)
 {
     public async Task PublishAsync(string pubsub, string topic, ReadOnlyMemory<byte> data, string? contentType,
         IReadOnlyDictionary<string, string> metadata, string? traceparent, string? tracestate, CancellationToken ct)
@@ -20,7 +20,8 @@ public sealed class Publisher(Components components, string appId)
         }
 
         var raw = metadata.TryGetValue("rawPayload", out var r) && string.Equals(r, "true", StringComparison.OrdinalIgnoreCase);
-        var payload = raw ? data : CloudEvents.Wrap(appId, pubsub, topic, data, contentType, metadata, traceparent, tracestate);
+        using var hop = tracing.Start($"pubsub/{topic}", System.Diagnostics.ActivityKind.Producer, traceparent, tracestate);
+        var payload = raw ? data : CloudEvents.Wrap(appId, pubsub, topic, data, contentType, metadata, hop.Traceparent, hop.Tracestate);
         try
         {
             await broker.PublishAsync(topic, payload, metadata, ct);

@@ -22,7 +22,7 @@ public sealed record SubscriptionSpec(
 /// unreachable): retry per the Resiliency inbound policy of the component, then dead-letter if a topic is set,
 /// else leave it with the broker for redelivery; DROP or 404: dead-letter if set, else drop.
 /// </summary>
-public sealed class Subscriber(Components components, AppChannel app, string appId, ILogger logger) : IAsyncDisposable
+public sealed class Subscriber(Components components, AppChannel app, string appId, ILogger logger, Tracing tracing) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _active = [];
     private readonly List<SubscriptionSpec> _specs = [];
@@ -232,10 +232,15 @@ public sealed class Subscriber(Components components, AppChannel app, string app
         }
 
         request.Headers.TryAddWithoutValidation("pubsubName", spec.PubSubName);
-        if (cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String)
+        using var hop = tracing.Start($"pubsub/{spec.Topic}", System.Diagnostics.ActivityKind.Consumer,
+            cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null,
+            cloudEvent.TryGetProperty("tracestate", out var ts) && ts.ValueKind == JsonValueKind.String ? ts.GetString() : null);
+        request.Headers.Remove("traceparent");
+        request.Headers.Remove("tracestate");
+        request.Headers.TryAddWithoutValidation("traceparent", hop.Traceparent);
+        if (!string.IsNullOrEmpty(hop.Tracestate))
         {
-            request.Headers.Remove("traceparent");
-            request.Headers.TryAddWithoutValidation("traceparent", tp.GetString());
+            request.Headers.TryAddWithoutValidation("tracestate", hop.Tracestate);
         }
 
         HttpResponseMessage response;

@@ -36,6 +36,7 @@ public static class ResourceLoader
         var components = new List<(string File, YamlMappingNode Root)>();
         var subscriptions = new List<SubscriptionResource>();
         var retries = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
+        var apps = new Dictionary<string, TargetPolicy>(StringComparer.Ordinal);
         foreach (var (file, root) in docs)
         {
             var kind = Scalar(root, "kind");
@@ -55,7 +56,7 @@ public static class ResourceLoader
                 case "Resiliency":
                     if (InScope(StringList(root, "scopes", file), appId))
                     {
-                        ReadResiliency(file, root, retries);
+                        ReadResiliency(file, root, retries, apps);
                     }
 
                     break;
@@ -69,7 +70,7 @@ public static class ResourceLoader
             }
         }
 
-        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries);
+        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries, apps);
     }
 
     private static List<YamlMappingNode> ReadDocuments(string file)
@@ -304,7 +305,7 @@ public static class ResourceLoader
         return new SubscriptionResource(name, pubsub, topic, rules, Scalar(spec, "deadLetterTopic"), metadata, StringList(root, "scopes", file), file);
     }
 
-    private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound)
+    private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound, Dictionary<string, TargetPolicy> apps)
     {
         var spec = Map(root, "spec") ?? throw new ResourceException(file, "spec", "required");
         var policies = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
@@ -329,6 +330,61 @@ public static class ResourceLoader
                 }
 
                 policies[name] = new RetryPolicy(name, kind == "exponential", duration, maxInterval, maxRetries);
+            }
+        }
+
+        var timeouts = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
+        if (Map(Map(spec, "policies"), "timeouts") is { } timeoutNodes)
+        {
+            foreach (var (k, v) in timeoutNodes.Children)
+            {
+                var name = ((YamlScalarNode)k).Value!;
+                var text = (v as YamlScalarNode)?.Value ?? "";
+                timeouts[name] = GoDuration.TryParse(text, TimeSpan.FromMilliseconds(1), out var t) ? t
+                    : throw new ResourceException(file, $"spec.policies.timeouts.{name}", $"'{text}' is not a duration (e.g. 5s)");
+            }
+        }
+
+        var breakers = new Dictionary<string, BreakerPolicy>(StringComparer.Ordinal);
+        if (Map(Map(spec, "policies"), "circuitBreakers") is { } breakerNodes)
+        {
+            foreach (var (k, v) in breakerNodes.Children)
+            {
+                var name = ((YamlScalarNode)k).Value!;
+                var at = $"spec.policies.circuitBreakers.{name}";
+                var b = v as YamlMappingNode ?? throw new ResourceException(file, at, "must be a mapping");
+                var trip = Scalar(b, "trip") ?? "consecutiveFailures >= 5";
+                var m = System.Text.RegularExpressions.Regex.Match(trip, @"^\s*consecutiveFailures\s*(>=|>)\s*(\d+)\s*$");
+                if (!m.Success)
+                {
+                    throw new ResourceException(file, at + ".trip", $"'{trip}' is not supported here (use consecutiveFailures >= N)");
+                }
+
+                var n = int.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) + (m.Groups[1].Value == ">" ? 1 : 0);
+                var maxText = Scalar(b, "maxRequests") ?? "1";
+                if (!int.TryParse(maxText, NumberStyles.None, CultureInfo.InvariantCulture, out var max) || max < 1)
+                {
+                    throw new ResourceException(file, at + ".maxRequests", $"'{maxText}' is not a positive whole number");
+                }
+
+                breakers[name] = new BreakerPolicy(name, max, Duration(file, b, at + ".interval", "0s"), Duration(file, b, at + ".timeout", "60s"), Math.Max(1, n));
+            }
+        }
+
+        if (Map(Map(spec, "targets"), "apps") is { } appTargets)
+        {
+            foreach (var (k, v) in appTargets.Children)
+            {
+                var app = ((YamlScalarNode)k).Value!;
+                var at = $"spec.targets.apps.{app}";
+                var t = v as YamlMappingNode;
+                T? Pick<T>(string key, Dictionary<string, T> from) where T : class =>
+                    Scalar(t, key) is { } n ? (from.TryGetValue(n, out var p) ? p : throw new ResourceException(file, $"{at}.{key}", $"no {key} policy named '{n}'")) : null;
+                TimeSpan? timeout = Scalar(t, "timeout") is { } tn
+                    ? (timeouts.TryGetValue(tn, out var d) ? d : GoDuration.TryParse(tn, TimeSpan.FromMilliseconds(1), out var inline) ? inline
+                        : throw new ResourceException(file, at + ".timeout", $"no timeout policy named '{tn}'"))
+                    : null;
+                apps[app] = new TargetPolicy(timeout, Pick("retry", policies), Pick("circuitBreaker", breakers));
             }
         }
 

@@ -45,8 +45,19 @@ public sealed record RetryPolicy(string Name, bool Exponential, TimeSpan Duratio
     }
 }
 
+/// <summary>A circuit breaker from a Resiliency resource; only <c>trip: consecutiveFailures &gt;= N</c> (or &gt; N) is supported.</summary>
+public sealed record BreakerPolicy(string Name, int MaxRequests, TimeSpan Interval, TimeSpan Timeout, int TripAfter);
+
+/// <summary>The policies for calls to one app-id (Resiliency <c>spec.targets.apps</c>).</summary>
+public sealed record TargetPolicy(TimeSpan? Timeout, RetryPolicy? Retry, BreakerPolicy? Breaker);
+
 /// <summary>Everything the sidecar read from its resources paths.</summary>
 public sealed record LoadedResources(
     IReadOnlyList<ComponentResource> Components,
     IReadOnlyList<SubscriptionResource> Subscriptions,
-    IReadOnlyDictionary<string, RetryPolicy> InboundComponentRetries);
+    IReadOnlyDictionary<string, RetryPolicy> InboundComponentRetries,
+    IReadOnlyDictionary<string, TargetPolicy>? AppTargets = null)
+{
+    /// <summary>Resiliency policies for invocations of each target app-id.</summary>
+    public IReadOnlyDictionary<string, TargetPolicy> Apps => AppTargets ?? new Dictionary<string, TargetPolicy>();
+}

@@ -43,16 +43,17 @@ public sealed class Cluster : IAsyncDisposable
 
     public void WriteComponent(string file, string yaml) => File.WriteAllText(Path.Combine(ComponentsDir, file), yaml);
 
-    public async Task<Sidecar> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1)
+    public async Task<Sidecar> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1, Func<SidecarOptions, SidecarOptions>? configure = null)
     {
-        var sidecar = await Sidecar.StartAsync(new SidecarOptions
+        var options = new SidecarOptions
         {
             AppId = appId,
             AppPort = app?.Port,
             ResourcesPaths = [ComponentsDir],
             RegistryFolder = Registry,
             AppMaxConcurrency = maxConcurrency,
-        });
+        };
+        var sidecar = await Sidecar.StartAsync(configure?.Invoke(options) ?? options);
         _owned.Add(sidecar);
         await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return sidecar;
@@ -66,10 +67,19 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>An app with its sidecar.</summary>
-    public async Task<(TestApp App, Sidecar Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1)
+    public async Task<(TestApp App, Sidecar Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1,
+        Func<SidecarOptions, SidecarOptions>? configure = null)
     {
         var app = await StartAppAsync(replicaName ?? appId, map);
-        return (app, await StartSidecarAsync(appId, app, maxConcurrency));
+        return (app, await StartSidecarAsync(appId, app, maxConcurrency, configure));
+    }
+
+    /// <summary>Writes a file next to the components (a Configuration for --config, say) and returns its path.</summary>
+    public string WriteFile(string name, string text)
+    {
+        var path = Path.Combine(_root, name);
+        File.WriteAllText(path, text);
+        return path;
     }
 
     public DaprClient Client(Sidecar sidecar) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint);
@@ -98,9 +108,11 @@ public sealed class Cluster : IAsyncDisposable
 
     public DaprClient Client((string Http, string Grpc) endpoints) => Client(endpoints.Http, endpoints.Grpc);
 
-    private DaprClient Client(string http, string grpc)
+    public DaprClient Client(Sidecar sidecar, string apiToken) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint, apiToken);
+
+    private DaprClient Client(string http, string grpc, string? apiToken = null)
     {
-        var client = new DaprClientBuilder().UseHttpEndpoint(http).UseGrpcEndpoint(grpc).Build();
+        var client = new DaprClientBuilder().UseHttpEndpoint(http).UseGrpcEndpoint(grpc).UseDaprApiToken(apiToken).Build();
         _owned.Add(new Disposer(client.Dispose));
         return client;
     }
