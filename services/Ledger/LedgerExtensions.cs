@@ -1,0 +1,39 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Platform.Ledger.Accounts;
+using Platform.Ledger.Transfers;
+
+namespace Platform.Ledger;
+
+public static class LedgerExtensions
+{
+    public static readonly ActivitySource Activity = new(LedgerNames.Service);
+    public static readonly Meter Meter = new(LedgerNames.Service);
+
+    public static WebApplicationBuilder AddLedger(this WebApplicationBuilder builder)
+    {
+        builder.Services.Configure<LedgerOptions>(builder.Configuration.GetSection("Ledger"));
+        builder.Services.AddActors(o =>
+        {
+            // Each account is an actor: the sidecar runs one call at a time per account, so a balance check and
+            // the write that follows can never interleave with another command on the same account.
+            o.Actors.RegisterActor<AccountActor>();
+            o.Actors.RegisterActor<TransferActor>();
+            o.Actors.RegisterActor<AccountDirectoryActor>();
+            o.UseJsonSerialization = true;
+            o.ActorIdleTimeout = TimeSpan.FromMinutes(10);
+            if (builder.Configuration["DAPR_HTTP_ENDPOINT"] is { Length: > 0 } endpoint)
+            {
+                o.HttpEndpoint = endpoint;
+            }
+        });
+        return builder;
+    }
+}
+
+/// <summary>Business limits, from configuration section <c>Ledger</c>.</summary>
+public sealed class LedgerOptions
+{
+    /// <summary>The largest amount one command may move.</summary>
+    public decimal MaxAmount { get; set; } = 1_000_000m;
+}

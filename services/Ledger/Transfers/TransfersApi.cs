@@ -1,0 +1,40 @@
+using Dapr.Actors;
+using Dapr.Actors.Client;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Ledger.Accounts;
+
+namespace Platform.Ledger.Transfers;
+
+public sealed record TransferCommand(string? FromAccountId, string? ToAccountId, decimal? Amount, string? Reference);
+
+public static class TransfersApi
+{
+    public static void MapTransfersApi(this IEndpointRouteBuilder app) => app.MapPost("/transfers", Transfer);
+
+    /// <summary>The reference names the transfer: sending it again returns the first outcome.</summary>
+    public static async Task<Results<Ok<TransferResult>, ValidationProblem, ProblemHttpResult>> Transfer(TransferCommand command, IActorProxyFactory actors, IOptions<LedgerOptions> options)
+    {
+        var errors = new Dictionary<string, string[]>();
+        AccountsApi.RequireId(errors, "fromAccountId", command.FromAccountId);
+        AccountsApi.RequireId(errors, "toAccountId", command.ToAccountId);
+        AccountsApi.RequireAmount(errors, "amount", command.Amount, options.Value);
+        AccountsApi.RequireId(errors, "reference", command.Reference);
+        if (command.FromAccountId is not null && command.FromAccountId == command.ToAccountId)
+        {
+            errors["toAccountId"] = ["must differ from fromAccountId"];
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var result = await actors.CreateActorProxy<ITransferActor>(new ActorId(command.Reference!), LedgerNames.TransferActor)
+            .ExecuteAsync(new TransferRequest(command.FromAccountId!, command.ToAccountId!, command.Amount!.Value));
+        return result.Status == "rejected"
+            ? TypedResults.Problem(title: result.Error, detail: result.Detail, statusCode: result.Error == "not-found" ? 404 : 409,
+                extensions: new Dictionary<string, object?> { ["rule"] = result.Error, ["transferId"] = result.TransferId })
+            : TypedResults.Ok(result);
+    }
+}
