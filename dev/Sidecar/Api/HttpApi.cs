@@ -46,6 +46,7 @@ internal static class HttpApi
         web.MapGet("/v1.0/secrets/{store}/{key}", Secret);
 
         web.Map("/v1.0/invoke/{appId}/method/{**method}", Invoke);
+        Actors.ActorHttpApi.Map(web);
         web.MapFallback(Fallback);
     }
 
