@@ -23,7 +23,7 @@ internal static class ActorHttpApi
 
     public static void Map(WebApplication web)
     {
-        web.MapMethods(Base + "/method/{**method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], InvokeMethod);
+        web.MapMethods(Base + "/method/{method}", ["GET", "POST", "PUT", "DELETE", "PATCH"], InvokeMethod);
         web.MapGet(Base + "/state/{key}", GetState);
         web.MapMethods(Base + "/state", ["POST", "PUT"], SaveState);
         web.MapMethods(Base + "/reminders/{name}", ["POST", "PUT"], RegisterReminder);

@@ -66,8 +66,7 @@ internal sealed class ActorReminders(
             list.RemoveAll(r => r.ActorId == id && r.Name == name);
             list.Add(record);
             return true;
-        }, ct);
-        Schedule(type, record);
+        }, () => Schedule(type, record), ct);
     }
 
     public async Task<ReminderRecord?> GetAsync(string type, string id, string name, CancellationToken ct) =>
@@ -75,13 +74,13 @@ internal sealed class ActorReminders(
 
     public async Task<bool> DeleteAsync(string type, string id, string name, CancellationToken ct)
     {
-        var found = await MutateAsync(type, list => list.RemoveAll(r => r.ActorId == id && r.Name == name) > 0, ct);
-        if (_scheduled.TryRemove(Key(type, id, name), out var s))
+        return await MutateAsync(type, list => list.RemoveAll(r => r.ActorId == id && r.Name == name) > 0, () =>
         {
-            s.Stop();
-        }
-
-        return found;
+            if (_scheduled.TryRemove(Key(type, id, name), out var s))
+            {
+                s.Stop();
+            }
+        }, ct);
     }
 
     /// <summary>Loads the reminders of <paramref name="types"/> and runs exactly those of actors this sidecar owns.</summary>
@@ -94,40 +93,50 @@ internal sealed class ActorReminders(
 
         foreach (var type in types)
         {
-            List<ReminderRecord> list;
+            // Under the type's gate, so a registration or deletion cannot slip between reading the list and acting on it.
+            var gate = Gate(type);
+            await gate.WaitAsync(ct);
             try
             {
-                list = await LoadAsync(type, ct);
+                await ReconcileTypeAsync(type, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning("Could not load the reminders of actor type {Type}: {Error}", type, e.Message);
-                continue;
             }
-
-            var wanted = new Dictionary<string, ReminderRecord>(StringComparer.Ordinal);
-            foreach (var r in list)
+            finally
             {
-                if (owns(type, r.ActorId))
-                {
-                    wanted[Key(type, r.ActorId, r.Name)] = r;
-                }
+                gate.Release();
             }
+        }
+    }
 
-            foreach (var (key, s) in _scheduled)
+    private async Task ReconcileTypeAsync(string type, CancellationToken ct)
+    {
+        var list = await LoadAsync(type, ct);
+
+        var wanted = new Dictionary<string, ReminderRecord>(StringComparer.Ordinal);
+        foreach (var r in list)
+        {
+            if (owns(type, r.ActorId))
             {
-                if (s.Type == type && (!wanted.TryGetValue(key, out var w) || w.Uid != s.Record.Uid) && _scheduled.TryRemove(KeyValuePair.Create(key, s)))
-                {
-                    s.Stop();
-                }
+                wanted[Key(type, r.ActorId, r.Name)] = r;
             }
+        }
 
-            foreach (var (key, r) in wanted)
+        foreach (var (key, s) in _scheduled)
+        {
+            if (s.Type == type && (!wanted.TryGetValue(key, out var w) || w.Uid != s.Record.Uid) && _scheduled.TryRemove(KeyValuePair.Create(key, s)))
             {
-                if (!_scheduled.TryGetValue(key, out var s) || s.Record.Uid != r.Uid)
-                {
-                    Schedule(type, r);
-                }
+                s.Stop();
+            }
+        }
+
+        foreach (var (key, r) in wanted)
+        {
+            if (!_scheduled.TryGetValue(key, out var s) || s.Record.Uid != r.Uid)
+            {
+                Schedule(type, r);
             }
         }
     }
@@ -193,7 +202,7 @@ internal sealed class ActorReminders(
 
                 var fired = s.Fired;
                 var last = s.LastFiredAt;
-                await MutateAsync(s.Type, list =>
+                var kept = await MutateAsync(s.Type, list =>
                 {
                     var i = list.FindIndex(x => x.ActorId == r.ActorId && x.Name == r.Name && x.Uid == r.Uid);
                     if (i < 0)
@@ -203,7 +212,12 @@ internal sealed class ActorReminders(
 
                     list[i] = list[i] with { Fired = fired, LastFiredAt = last };
                     return true;
-                }, ct);
+                }, null, ct);
+                if (!kept)
+                {
+                    // Deleted or registered anew meanwhile.
+                    return;
+                }
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -220,7 +234,7 @@ internal sealed class ActorReminders(
     }
 
     private Task RemoveAsync(Scheduled s, CancellationToken ct) =>
-        MutateAsync(s.Type, list => list.RemoveAll(x => x.ActorId == s.Record.ActorId && x.Name == s.Record.Name && x.Uid == s.Record.Uid) > 0, ct);
+        MutateAsync(s.Type, list => list.RemoveAll(x => x.ActorId == s.Record.ActorId && x.Name == s.Record.Name && x.Uid == s.Record.Uid) > 0, null, ct);
 
     internal static async Task DelayUntilAsync(DateTimeOffset at, TimeProvider time, CancellationToken ct)
     {
@@ -242,11 +256,16 @@ internal sealed class ActorReminders(
         return Decode(await s.GetAsync(StoreKey(type), ct));
     }
 
-    /// <summary>Read, change, write back if the ETag still matches; start over when another writer came first.</summary>
-    private async Task<bool> MutateAsync(string type, Func<List<ReminderRecord>, bool> change, CancellationToken ct)
+    private SemaphoreSlim Gate(string type) => _gates.GetOrAdd(type, _ => new SemaphoreSlim(1, 1));
+
+    /// <summary>
+    /// Read, change, write back if the ETag still matches; start over when another writer came first. Then runs
+    /// <paramref name="after"/> (adjusting the local schedule) still under the type's gate. False when nothing changed.
+    /// </summary>
+    private async Task<bool> MutateAsync(string type, Func<List<ReminderRecord>, bool> change, Action? after, CancellationToken ct)
     {
         var s = store() ?? throw ActorErrors.RuntimeNotFound();
-        var gate = _gates.GetOrAdd(type, _ => new SemaphoreSlim(1, 1));
+        var gate = Gate(type);
         await gate.WaitAsync(ct);
         try
         {
@@ -257,11 +276,13 @@ internal sealed class ActorReminders(
                 var list = Decode(item);
                 if (!change(list))
                 {
+                    after?.Invoke();
                     return false;
                 }
 
                 if (list.Count == 0 && item is null)
                 {
+                    after?.Invoke();
                     return true;
                 }
 
@@ -271,6 +292,7 @@ internal sealed class ActorReminders(
                 try
                 {
                     await s.ApplyAsync([op], ct);
+                    after?.Invoke();
                     return true;
                 }
                 catch (ETagMismatchException)

@@ -626,9 +626,21 @@ public sealed class ActorService : IAsyncDisposable
     /// <summary>Deactivates actors placed elsewhere now that the hosts changed; the new owner activates them from their saved state.</summary>
     private async Task HandOverAsync(CancellationToken ct)
     {
+        var hosts = new Dictionary<string, Replica[]>(StringComparer.Ordinal);
         foreach (var actor in _active.Values)
         {
-            if (actor.Deactivated || Owns(actor.Type, actor.Id) || !_config.Types.ContainsKey(actor.Type))
+            if (actor.Deactivated || !_config.Types.ContainsKey(actor.Type))
+            {
+                continue;
+            }
+
+            if (!hosts.TryGetValue(actor.Type, out var typeHosts))
+            {
+                hosts[actor.Type] = typeHosts = _placement.Hosts(actor.Type);
+            }
+
+            // No hosts at all means this sidecar is leaving the registry (shutting down): nothing to hand over to.
+            if (typeHosts.Length == 0 || _placement.Owner(typeHosts, actor.Id)?.InstanceId == _instanceId)
             {
                 continue;
             }

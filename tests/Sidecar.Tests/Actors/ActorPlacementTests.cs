@@ -86,6 +86,36 @@ public sealed class ActorPlacementTests(RedisServer redis, ITestOutputHelper out
         Assert.All(onB, id => Assert.Contains(id, a.Probe.Activated));
     }
 
+    [Fact]
+    public async Task When_a_replica_joins_the_actors_placed_on_it_move_there_with_their_state()
+    {
+        var appId = ActorWorld.NewAppId();
+        var a = await _world.StartReplicaAsync(appId, "A");
+        foreach (var id in Ids)
+        {
+            Assert.Equal(1, await ActorWorld.Counter(a.Sidecar, id).Increment());
+        }
+
+        var b = await _world.StartReplicaAsync(appId, "B");
+        var moved = new List<string>();
+        foreach (var id in Ids)
+        {
+            var counter = ActorWorld.Counter(a.Sidecar, id);
+            if (await counter.WhereAmI() == "B")
+            {
+                moved.Add(id);
+            }
+
+            Assert.Equal(2, await counter.Increment());
+        }
+
+        Assert.NotEmpty(moved);
+
+        // A hands the moved actors over: it deactivates them in its app (and keeps the others).
+        await ActorWorld.Eventually(() => moved.All(a.Probe.Deactivated.Contains), "A to deactivate the actors that moved to B");
+        Assert.All(Ids.Except(moved), id => Assert.DoesNotContain(id, a.Probe.Deactivated));
+    }
+
     /// <summary>Each sidecar registers its actor types once its app answered <c>/dapr/config</c>; both must be placed before the test calls.</summary>
     private static Task WaitUntilBothHost(ActorReplica a, ActorReplica b) =>
         ActorWorld.Eventually(() => a.Sidecar.Ready.IsCompleted && b.Sidecar.Ready.IsCompleted, "both replicas to host the actor type");

@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Dapr.Actors;
 using Dapr.Actors.Client;
+using Dapr.Client;
 using Xunit.Abstractions;
 
 namespace Platform.Sidecar.Tests.Actors;
@@ -94,6 +95,24 @@ public sealed class ActorProxyTests(ITestOutputHelper output) : IAsyncLifetime
         var counter = Assert.Single(actors);
         Assert.Equal(CounterActor.TypeName, counter.GetProperty("type").GetString());
         Assert.Equal(2, counter.GetProperty("count").GetInt32());
+
+        // The gRPC GetMetadata, read by DaprClient from actor_runtime.active_actors.
+        using var client = new DaprClientBuilder().UseGrpcEndpoint(replica.Sidecar.GrpcEndpoint).UseHttpEndpoint(replica.Sidecar.HttpEndpoint).Build();
+        var grpc = await client.GetMetadataAsync();
+        var active = Assert.Single(grpc.Actors);
+        Assert.Equal(CounterActor.TypeName, active.Type);
+        Assert.Equal(2, active.Count);
+    }
+
+    [Fact]
+    public async Task An_app_without_actors_calls_actors_hosted_by_another_app_through_its_own_sidecar()
+    {
+        var backend = await _world.StartReplicaAsync(ActorWorld.NewAppId("backend"), "backend");
+        var frontend = await _world.StartSidecarAsync(ActorWorld.NewAppId("frontend"), appPort: null);
+
+        Assert.Equal("backend", await ActorWorld.Counter(frontend, "shared").WhereAmI());
+        Assert.Equal(1, await ActorWorld.Counter(frontend, "shared").Increment());
+        Assert.Equal(1, await ActorWorld.Counter(backend.Sidecar, "shared").Get());
     }
 
     [Fact]

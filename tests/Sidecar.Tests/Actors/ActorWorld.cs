@@ -76,8 +76,8 @@ public sealed class ActorWorld : IAsyncDisposable
         return replica;
     }
 
-    /// <summary>Starts a sidecar for an app that is not the .NET actor SDK (see <see cref="RawActorApp"/>).</summary>
-    public async Task<Sidecar> StartSidecarAsync(string appId, int appPort, int httpPort = 0)
+    /// <summary>Starts a sidecar for an app that is not the .NET actor SDK (see <see cref="RawActorApp"/>), or for no app (<paramref name="appPort"/> null).</summary>
+    public async Task<Sidecar> StartSidecarAsync(string appId, int? appPort, int httpPort = 0)
     {
         var sidecar = await Sidecar.StartAsync(new SidecarOptions
         {
@@ -96,7 +96,10 @@ public sealed class ActorWorld : IAsyncDisposable
     public void Own(IAsyncDisposable thing) => _owned.Add(thing);
 
     public ILoggerFactory LoggerFactory() =>
-        Microsoft.Extensions.Logging.LoggerFactory.Create(b => b.AddProvider(new XunitLoggerProvider(Output)).SetMinimumLevel(LogLevel.Information));
+        Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
+            .AddProvider(new XunitLoggerProvider(Output))
+            .SetMinimumLevel(LogLevel.Information)
+            .AddFilter("Microsoft", LogLevel.Warning));
 
     public static ActorProxyOptions ProxyOptions(Sidecar sidecar) => new() { HttpEndpoint = sidecar.HttpEndpoint };
 
