@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Sidecar.Actors;
 using Platform.Sidecar.Api;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.PubSub;
@@ -91,7 +92,8 @@ public sealed class Sidecar : IAsyncDisposable
         var tracing = new Tracing(options.AppId, instanceId, configuration.Tracing);
         var invoker = new Invoker(options.AppId, instanceId, registry, app, logger, tracing, resources.Apps, configuration.AccessControl, options.ApiToken is not null);
         var subscriber = new Subscriber(components, app, options.AppId, logger, tracing);
-        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing);
+        var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
+        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors);
 
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -135,7 +137,9 @@ public sealed class Sidecar : IAsyncDisposable
 
         var httpPort = ((IPEndPoint)http!.EndPoint).Port;
         var grpcPort = ((IPEndPoint)grpc!.EndPoint).Port;
-        var registration = registry.Register(new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId));
+        var replica = new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId);
+        var registration = registry.Register(replica);
+        actors.Attach(replica);
         logger.LogInformation("Sidecar {AppId} listening: HTTP {HttpPort}, gRPC {GrpcPort}", options.AppId, httpPort, grpcPort);
         return new Sidecar(web, runtime, registration, httpPort, grpcPort, logger);
     }
@@ -154,6 +158,8 @@ public sealed class Sidecar : IAsyncDisposable
                 await _runtime.Subscriber.StartAsync(specs, ct);
             }
 
+            // GET /dapr/config: the actor types the app hosts; registers them for placement (no app port: none).
+            await _runtime.Actors.StartAsync(ct);
             _runtime.MarkReady();
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -193,6 +199,7 @@ public sealed class Sidecar : IAsyncDisposable
         _registration.Dispose();
         await _stopping.CancelAsync();
         await _startup;
+        await _runtime.Actors.DisposeAsync();
         await _runtime.Subscriber.DisposeAsync();
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {

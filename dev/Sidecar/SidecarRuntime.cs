@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Platform.Sidecar.Actors;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.State;
@@ -6,7 +7,7 @@ using Platform.Sidecar.State;
 namespace Platform.Sidecar;
 
 /// <summary>Everything the two APIs share in one sidecar.</summary>
-public sealed class SidecarRuntime(SidecarOptions options, Components components, AppChannel app, Invoker invoker, Subscriber subscriber, Tracing tracing)
+public sealed class SidecarRuntime(SidecarOptions options, Components components, AppChannel app, Invoker invoker, Subscriber subscriber, Tracing tracing, ActorService actors)
 {
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
@@ -22,6 +23,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
     public Invoker Invoker { get; } = invoker;
 
     public Subscriber Subscriber { get; } = subscriber;
+
+    /// <summary>The actor runtime: hosted types, placement, active actors, timers and reminders.</summary>
+    public ActorService Actors { get; } = actors;
 
     public StateService State { get; } = new(components, options.AppId);
 

@@ -280,6 +280,23 @@ public class DaprGrpcService(SidecarRuntime rt)
             response.ExtendedMetadata[k] = v;
         }
 
+        var actorRuntime = new ActorRuntime
+        {
+            RuntimeStatus = ActorRuntime.Types.ActorRuntimeStatus.Running,
+            HostReady = rt.Actors.HostedTypes.Count > 0,
+            Placement = "placement: consistent hashing over the sidecar name registry",
+        };
+        foreach (var (type, count) in rt.Actors.ActiveCounts())
+        {
+            // The deprecated top-level list, for clients older than actor_runtime (the 1.19 SDK reads actor_runtime).
+#pragma warning disable CS0612
+            response.ActiveActorsCount.Add(new ActiveActorsCount { Type = type, Count = count });
+#pragma warning restore CS0612
+            actorRuntime.ActiveActors.Add(new ActiveActorsCount { Type = type, Count = count });
+        }
+
+        response.ActorRuntime = actorRuntime;
+
         foreach (var s in rt.Subscriber.Subscriptions)
         {
             var sub = new PubsubSubscription { PubsubName = s.PubSubName, Topic = s.Topic, DeadLetterTopic = s.DeadLetterTopic ?? "" };

@@ -47,6 +47,7 @@ internal static class HttpApi
         web.MapGet("/v1.0/secrets/{store}/{key}", Secret);
 
         web.Map("/v1.0/invoke/{appId}/method/{**method}", Invoke);
+        Actors.ActorHttpApi.Map(web);
         web.MapFallback(Fallback);
     }
 

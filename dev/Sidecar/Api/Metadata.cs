@@ -13,7 +13,7 @@ internal static class Metadata
         id = rt.AppId,
         runtimeVersion = RuntimeVersion,
         enabledFeatures = Array.Empty<string>(),
-        actors = Array.Empty<object>(),
+        actors = rt.Actors.ActiveCounts().Select(a => new { type = a.Type, count = a.Count }),
         components = rt.Components.All.Select(c => new
         {
             name = c.Name,
@@ -38,6 +38,13 @@ internal static class Metadata
             protocol = "http",
             channelAddress = rt.Options.AppChannelAddress,
             maxConcurrency = Math.Max(rt.App.MaxConcurrency, 0),
+        },
+        actorRuntime = new
+        {
+            runtimeStatus = "RUNNING",
+            activeActors = rt.Actors.ActiveCounts().Select(a => new { type = a.Type, count = a.Count }),
+            hostReady = rt.Actors.HostedTypes.Count > 0,
+            placement = "placement: consistent hashing over the sidecar name registry",
         },
     });
 

@@ -3,8 +3,8 @@ using System.Text.Json;
 
 namespace Platform.Sidecar.Invocation;
 
-/// <summary>One running sidecar of an app: where its HTTP API listens.</summary>
-public sealed record Replica(string AppId, string InstanceId, string HttpEndpoint, int ProcessId);
+/// <summary>One running sidecar of an app: where its HTTP API listens, and the actor types its app hosts (from <c>GET /dapr/config</c>).</summary>
+public sealed record Replica(string AppId, string InstanceId, string HttpEndpoint, int ProcessId, IReadOnlyList<string>? ActorTypes = null);
 
 /// <summary>
 /// How sidecars find each other on one machine, in the role mDNS plays for self-hosted daprd: each sidecar
@@ -92,6 +92,17 @@ public sealed class NameRegistry
         }
 
         return replicas;
+    }
+
+    /// <summary>Every live replica of every app (actor placement looks across apps, as Dapr's placement tables do).</summary>
+    public Replica[] ResolveAll(bool fresh = false)
+    {
+        if (!Directory.Exists(_folder))
+        {
+            return [];
+        }
+
+        return [.. Directory.EnumerateDirectories(_folder).SelectMany(d => Resolve(Path.GetFileName(d), fresh))];
     }
 
     private Replica[] Load(string appId)
