@@ -3,16 +3,22 @@ using Platform.Ledger.Accounts;
 using Platform.Ledger.Transfers;
 using Platform.ServiceDefaults;
 
-var builder = WebApplication.CreateBuilder(args);
-builder.AddServiceDefaults(LedgerNames.Service);
-builder.AddLedger();
+Program.Build(args).Run();
 
-var app = builder.Build();
-app.MapDefaultEndpoints();
-app.MapActorsHandlers();
-app.MapAccountsApi();
-app.MapTransfersApi();
-app.Run();
+/// <summary>The service's table of contents; tests build the same app on a loopback port behind their own sidecar.</summary>
+public partial class Program
+{
+    public static WebApplication Build(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        builder.AddServiceDefaults(LedgerNames.Service);
+        builder.AddLedger();
 
-/// <summary>The entry point, visible to the tests that host the service in-process.</summary>
-public partial class Program;
+        var app = builder.Build();
+        app.MapDefaultEndpoints();
+        app.MapActorsHandlers();
+        app.MapAccountsApi();
+        app.MapTransfersApi();
+        return app;
+    }
+}

@@ -64,15 +64,7 @@ public sealed class RedisStreamsBroker : IBroker
 
     public async Task<IAsyncDisposable> SubscribeAsync(string topic, string consumerGroup, MessageHandler handler, CancellationToken ct)
     {
-        var db = _redis.GetDatabase(_database);
-        try
-        {
-            await db.StreamCreateConsumerGroupAsync(topic, consumerGroup, "0", createStream: true);
-        }
-        catch (RedisServerException e) when (e.Message.Contains("BUSYGROUP", StringComparison.Ordinal))
-        {
-            // The group exists: another replica (or an earlier run) created it.
-        }
+        await EnsureGroupAsync(topic, consumerGroup);
 
         // XREADGROUP ... BLOCK holds its connection, so the blocking reads get a connection of their own.
         var (reader, _) = await RedisConnections.ConnectAsync(_component, $"{consumerGroup}-reader");
@@ -82,6 +74,19 @@ public sealed class RedisStreamsBroker : IBroker
     }
 
     public async ValueTask DisposeAsync() => await _redis.DisposeAsync();
+
+    /// <summary>Creates the consumer group from the start of the stream unless it exists (XGROUP CREATE .. 0 MKSTREAM).</summary>
+    private async Task EnsureGroupAsync(string topic, string group)
+    {
+        try
+        {
+            await _redis.GetDatabase(_database).StreamCreateConsumerGroupAsync(topic, group, "0", createStream: true);
+        }
+        catch (RedisServerException e) when (e.Message.Contains("BUSYGROUP", StringComparison.Ordinal))
+        {
+            // The group exists: another replica (or an earlier run) created it.
+        }
+    }
 
     private sealed class Subscription(RedisStreamsBroker owner, string topic, string group, MessageHandler handler, ConnectionMultiplexer reader) : IAsyncDisposable
     {
@@ -133,6 +138,13 @@ public sealed class RedisStreamsBroker : IBroker
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
                     return;
+                }
+                catch (RedisServerException e) when (e.Message.Contains("NOGROUP", StringComparison.Ordinal) && !ct.IsCancellationRequested)
+                {
+                    // Redis came back without our group (restarted without persistence, or the stream was deleted):
+                    // create it again, from the start of whatever the stream now holds.
+                    owner._logger.LogWarning("Consumer group {Group} of {Topic} is gone; creating it again", group, topic);
+                    await TryAsync(() => owner.EnsureGroupAsync(topic, group));
                 }
                 catch (Exception e) when (e is RedisException or ObjectDisposedException && !ct.IsCancellationRequested)
                 {
@@ -304,6 +316,18 @@ public sealed class RedisStreamsBroker : IBroker
 
             await reader.DisposeAsync();
             _stop.Dispose();
+        }
+    }
+
+    private static async Task TryAsync(Func<Task> action)
+    {
+        try
+        {
+            await action();
+        }
+        catch (RedisException)
+        {
+            // Still unreachable: the read loop tries again.
         }
     }
 
