@@ -75,6 +75,13 @@ public sealed class ActorTimerReminderTests(RedisServer redis, ITestOutputHelper
         using var missing = await http.GetAsync($"/v1.0/actors/{RawActorApp.TypeName}/echo/reminders/nope");
         Assert.Equal(404, (int)missing.StatusCode);
         Assert.Equal("ERR_ACTOR_REMINDER_NOT_FOUND", (await missing.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errorCode").GetString());
+
+        // Reminders and timers only on a sidecar whose app hosts the type, as in daprd.
+        using var notHosted = await http.PutAsync("/v1.0/actors/OtherType/x/reminders/rem", new StringContent(reminder));
+        Assert.Equal(403, (int)notHosted.StatusCode);
+        Assert.Equal("ERR_ACTOR_REMINDER_NON_HOSTED", (await notHosted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errorCode").GetString());
+        using var noTimer = await http.PutAsync("/v1.0/actors/OtherType/x/timers/tim", new StringContent(timer));
+        Assert.Equal("ERR_ACTOR_TIMER_CREATE", (await noTimer.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errorCode").GetString());
     }
 
     [Fact]
