@@ -14,8 +14,10 @@ namespace Platform.Sidecar.Actors;
 /// <summary>
 /// daprd's actor HTTP API (dapr/dapr <c>pkg/api/http/actors.go</c>) as the .NET SDK's <c>DaprHttpInteractor</c> uses it.
 /// Method calls, reminders and timers go to the sidecar that owns the actor (forwarded with
-/// <see cref="ActorService.ForwardedHeader"/>, so the receiver handles them itself); state calls must come from the
-/// actor's own host, as in daprd.
+/// <see cref="ActorService.ForwardedHeader"/>, so the receiver handles them itself); state calls are served where they
+/// arrive (state writes only for an actor active or placed there, as in daprd). As in daprd, only a 200 from the app
+/// is passed back as is (with a remoting error in <c>X-DaprErrorResponseHeader</c>, too); any other status becomes
+/// <c>ERR_ACTOR_INVOKE_METHOD</c>.
 /// </summary>
 internal static class ActorHttpApi
 {
@@ -36,10 +38,11 @@ internal static class ActorHttpApi
     // ---- routing to the owner ----
 
     /// <summary>Runs <paramref name="local"/> here when this sidecar owns the actor (or the call was forwarded to it), else forwards the call.</summary>
-    private static async Task Routed(HttpContext ctx, SidecarRuntime rt, string type, string id, Func<byte[], Task> local)
+    private static async Task Routed(HttpContext ctx, SidecarRuntime rt, string type, string id, Func<byte[], Task> local, Action? check = null)
     {
         var actors = rt.Actors;
         var body = await HttpApi.ReadBody(ctx);
+        check?.Invoke();
         if (ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader))
         {
             await local(body);
@@ -49,8 +52,7 @@ internal static class ActorHttpApi
         var ct = ctx.RequestAborted;
         for (var attempt = 0; ; attempt++)
         {
-            var owner = await actors.OwnerAsync(type, id, fresh: attempt > 0, ct)
-                ?? throw ActorErrors.InvokeMethod($"did not find address for actor {type}/{id}: no app hosts actor type {type}");
+            var owner = await actors.OwnerAsync(type, id, fresh: attempt > 0, ct) ?? throw ActorErrors.NoAddress(type, id);
             if (actors.IsSelf(owner))
             {
                 await local(body);
@@ -104,6 +106,16 @@ internal static class ActorHttpApi
         {
             var response = await rt.Actors.InvokeLocalAsync(type, id, method ?? "", body, RequestHeaders(ctx),
                 ctx.Request.Headers[ActorService.ReentrancyHeader].FirstOrDefault(), ctx.RequestAborted);
+            if (response.Status == 404)
+            {
+                throw ActorErrors.InvokeMethod($"actor method not found: actors/{type}/{id}/method/{method}");
+            }
+
+            if (response.Status != 200)
+            {
+                throw ActorErrors.InvokeMethod($"error from actor service: ({response.Status}) {Encoding.UTF8.GetString(response.Body)}");
+            }
+
             await Write(ctx, response);
         });
 
@@ -186,12 +198,12 @@ internal static class ActorHttpApi
             JsonElement? data = r.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Null ? d.Clone() : null;
             await rt.Actors.RegisterReminderAsync(type, id, name, Str(r, "dueTime") ?? "", Str(r, "period") ?? "", Str(r, "ttl"), data, ctx.RequestAborted);
             ctx.Response.StatusCode = 204;
-        });
+        }, () => rt.Actors.RequireReminderHost(type));
 
     private static Task GetReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
         Routed(ctx, rt, type, id, async _ =>
         {
-            var r = await rt.Actors.GetReminderAsync(type, id, name, ctx.RequestAborted) ?? throw ActorErrors.ReminderNotFound(type, id, name);
+            var r = await rt.Actors.GetReminderAsync(type, id, name, ctx.RequestAborted) ?? throw ActorErrors.ReminderNotFound(name);
             ctx.Response.StatusCode = 200;
             ctx.Response.ContentType = "application/json";
             await using var w = new Utf8JsonWriter(ctx.Response.Body);
@@ -212,14 +224,14 @@ internal static class ActorHttpApi
             }
 
             w.WriteEndObject();
-        });
+        }, () => rt.Actors.RequireReminderHost(type));
 
     private static Task DeleteReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
         Routed(ctx, rt, type, id, async _ =>
         {
             await rt.Actors.DeleteReminderAsync(type, id, name, ctx.RequestAborted);
             ctx.Response.StatusCode = 204;
-        });
+        }, () => rt.Actors.RequireReminderHost(type));
 
     // ---- timers ----
 
@@ -233,7 +245,7 @@ internal static class ActorHttpApi
             rt.Actors.RegisterTimer(type, id, name, Str(r, "callback") ?? "", Str(r, "dueTime") ?? "", Str(r, "period") ?? "", Str(r, "ttl"), data);
             ctx.Response.StatusCode = 204;
             return Task.CompletedTask;
-        });
+        }, () => rt.Actors.RequireTimerHost(type, id));
 
     private static Task DeleteTimer(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
         Routed(ctx, rt, type, id, _ =>

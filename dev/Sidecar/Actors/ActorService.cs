@@ -202,7 +202,7 @@ public sealed class ActorService : IAsyncDisposable
     internal async Task<ActorResponse> InvokeLocalAsync(string type, string id, string method, byte[] body,
         IEnumerable<KeyValuePair<string, string[]>> headers, string? reentrancyId, CancellationToken ct)
     {
-        var config = Config(type);
+        var config = _config.Types.TryGetValue(type, out var c) ? c : throw ActorErrors.NoAddress(type, id);
         var reentrancy = config.Reentrancy ? (string.IsNullOrEmpty(reentrancyId) ? Guid.NewGuid().ToString() : reentrancyId) : null;
         var path = $"/actors/{Escape(type)}/{Escape(id)}/method/{string.Join('/', method.Split('/').Select(Escape))}";
         return await WithTurnAsync(type, id, reentrancy, config.MaxStackDepth,
@@ -351,10 +351,10 @@ public sealed class ActorService : IAsyncDisposable
     /// <summary>The key daprd stores actor state under (docs "Querying actor state externally").</summary>
     public string StateKey(string type, string id, string key) => $"{_appId}||{type}||{id}||{key}";
 
+    /// <summary>Reads a key of the actor's state; like daprd, from any sidecar (the key carries this sidecar's app-id).</summary>
     internal async Task<StateItem?> GetStateAsync(string type, string id, string key, CancellationToken ct)
     {
         var store = Store();
-        RequireLocal(type, id);
         try
         {
             return await store.GetAsync(StateKey(type, id, key), ct);
@@ -365,7 +365,7 @@ public sealed class ActorService : IAsyncDisposable
         }
     }
 
-    /// <summary>Applies an actor's state transaction (keys as the actor gave them) atomically.</summary>
+    /// <summary>Applies an actor's state transaction (keys as the actor gave them) atomically; the actor must be active or placed here.</summary>
     internal async Task ApplyStateAsync(string type, string id, IReadOnlyList<StateOperation> operations, CancellationToken ct)
     {
         var store = Store();
@@ -389,28 +389,46 @@ public sealed class ActorService : IAsyncDisposable
     {
         if (!IsLocal(type, id))
         {
-            throw ActorErrors.InstanceMissing(type, id);
+            throw ActorErrors.InstanceMissing();
         }
     }
 
     // ---- reminders ----
 
-    internal Task RegisterReminderAsync(string type, string id, string name, string dueTime, string period, string? ttl, JsonElement? data, CancellationToken ct)
+    /// <summary>daprd refuses reminder calls on a sidecar whose app does not host the type (ERR_ACTOR_REMINDER_NON_HOSTED).</summary>
+    internal void RequireReminderHost(string type)
     {
         Store();
-        Config(type);
+        if (!_config.Types.ContainsKey(type))
+        {
+            throw ActorErrors.ReminderNonHosted();
+        }
+    }
+
+    /// <summary>Timers can only be created for types this sidecar's app hosts (daprd: "actor type not registered").</summary>
+    internal void RequireTimerHost(string type, string id)
+    {
+        if (!_config.Types.ContainsKey(type))
+        {
+            throw ActorErrors.TimerCreate($"can't create timer for actor {type}||{id}: actor type not registered");
+        }
+    }
+
+    internal Task RegisterReminderAsync(string type, string id, string name, string dueTime, string period, string? ttl, JsonElement? data, CancellationToken ct)
+    {
+        RequireReminderHost(type);
         return _reminders.RegisterAsync(type, id, name, dueTime, period, ttl, data, ct);
     }
 
     internal Task<ReminderRecord?> GetReminderAsync(string type, string id, string name, CancellationToken ct)
     {
-        Store();
+        RequireReminderHost(type);
         return _reminders.GetAsync(type, id, name, ct);
     }
 
     internal Task<bool> DeleteReminderAsync(string type, string id, string name, CancellationToken ct)
     {
-        Store();
+        RequireReminderHost(type);
         return _reminders.DeleteAsync(type, id, name, ct);
     }
 
@@ -419,7 +437,7 @@ public sealed class ActorService : IAsyncDisposable
     /// <summary>Starts (or replaces) an in-memory timer of an actor active here; it stops when the actor deactivates.</summary>
     internal void RegisterTimer(string type, string id, string name, string callback, string dueTime, string period, string? ttl, string? dataJson)
     {
-        Config(type);
+        RequireTimerHost(type, id);
         ActorSchedule schedule;
         try
         {
@@ -681,9 +699,6 @@ public sealed class ActorService : IAsyncDisposable
     }
 
     // ---- helpers ----
-
-    private ActorTypeConfig Config(string type) =>
-        _config.Types.TryGetValue(type, out var c) ? c : throw ActorErrors.InvokeMethod($"actor type {type} is not hosted by app {_appId} (did not find address for actor {type})");
 
     private static string Escape(string segment) => Uri.EscapeDataString(segment);
 

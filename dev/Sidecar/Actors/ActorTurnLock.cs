@@ -46,7 +46,7 @@ internal sealed class ActorTurnLock
             {
                 if (_depth >= maxDepth)
                 {
-                    throw ActorErrors.StackDepth(maxDepth);
+                    throw ActorErrors.StackDepth();
                 }
 
                 _depth++;
