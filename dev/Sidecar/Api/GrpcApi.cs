@@ -133,8 +133,12 @@ public class DaprGrpcService(SidecarRuntime rt)
 
     private static string? EtagOf(Etag? etag) => etag is { Value.Length: > 0 } ? etag.Value : null;
 
-    private static Concurrency ConcurrencyOf(StateOptions? options) =>
-        options?.Concurrency == StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite ? Concurrency.FirstWrite : Concurrency.LastWrite;
+    private static Concurrency ConcurrencyOf(StateOptions? options) => options?.Concurrency switch
+    {
+        StateOptions.Types.StateConcurrency.ConcurrencyFirstWrite => Concurrency.FirstWrite,
+        StateOptions.Types.StateConcurrency.ConcurrencyLastWrite => Concurrency.LastWrite,
+        _ => Concurrency.Unspecified,
+    };
 
     // ---- pub/sub ----
 

@@ -269,7 +269,7 @@ internal static class HttpApi
     private static Concurrency Concurrency(JsonElement item) =>
         item.TryGetProperty("options", out var o) && o.ValueKind == JsonValueKind.Object && o.TryGetProperty("concurrency", out var c)
             ? StateService.ParseConcurrency(c.GetString())
-            : State.Concurrency.LastWrite;
+            : State.Concurrency.Unspecified;
 
     // ---- pub/sub ----
 

@@ -61,7 +61,8 @@ public sealed class StateService(Components components, string appId)
 
     public static Concurrency ParseConcurrency(string? text) => text switch
     {
-        null or "" or "last-write" => Concurrency.LastWrite,
+        null or "" => Concurrency.Unspecified,
+        "last-write" => Concurrency.LastWrite,
         "first-write" => Concurrency.FirstWrite,
         _ => throw DaprError.Malformed($"options.concurrency '{text}' is not first-write or last-write"),
     };

@@ -1,8 +1,13 @@
 namespace Platform.Sidecar.State;
 
-/// <summary>Dapr's concurrency modes: with first-write an ETag must match (or, without one, the key must not exist).</summary>
+/// <summary>
+/// Dapr's concurrency modes: with first-write an ETag must match (or, without one, the key must not exist).
+/// <see cref="Unspecified"/> is a request that names none; stores treat it apart from an explicit last-write
+/// (state.redis ignores an upsert's ETag only when last-write is asked for).
+/// </summary>
 public enum Concurrency
 {
+    Unspecified,
     LastWrite,
     FirstWrite,
 }
