@@ -239,7 +239,8 @@ export class Harness {
   /** Spawns a sidecar and resolves once it printed its ready line, with its ports. */
   async startSidecar({ appId, appPort, resources = [], extraArgs = [], timeoutMs = 30000 }) {
     if (!existsSync(sidecarDll)) throw sidecarMissing();
-    const args = [sidecarDll, "--app-id", appId, "--dapr-http-port", "0", "--dapr-grpc-port", "0"];
+    // warn: the ready line is printed whatever the level; info would log every request.
+    const args = [sidecarDll, "--app-id", appId, "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--log-level", "warn"];
     if (appPort) args.push("--app-port", String(appPort));
     for (const r of resources) args.push("--resources-path", r);
     args.push(...extraArgs);
@@ -356,9 +357,9 @@ export class Harness {
       clientOptions: { daprHost: "127.0.0.1", daprPort: String(sidecar.httpPort), logger: quietLogger },
       logger: quietLogger,
     });
+    this.servers.push(server);
     await setup(server);
     await server.start();
-    this.servers.push(server);
     await waitForHealthy(sidecar);
     return { sidecar, server, appPort };
   }
