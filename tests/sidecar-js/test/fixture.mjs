@@ -40,7 +40,7 @@ export function freePort() {
 }
 
 /** Polls `probe` until it returns a truthy value (which is returned) or the deadline passes. */
-export async function waitFor(probe, { timeoutMs = 15000, intervalMs = 25, what = "condition" } = {}) {
+export async function waitFor(probe, { timeoutMs = 30000, intervalMs = 25, what = "condition" } = {}) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   for (;;) {
@@ -142,8 +142,7 @@ export async function pendingCount(redisPort, stream, group) {
 // ---- processes ----
 
 const live = new Set();
-process.on("exit", () => {
-  // Last resort when a test file dies without running its `after` hooks.
+function killAll() {
   for (const child of live) {
     try {
       child.kill("SIGKILL");
@@ -151,7 +150,15 @@ process.on("exit", () => {
       // already gone
     }
   }
-});
+}
+// Last resort when a test file dies without running its `after` hooks, or is interrupted.
+process.on("exit", killAll);
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    killAll();
+    process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+  });
+}
 
 function track(child) {
   live.add(child);
@@ -237,7 +244,7 @@ export class Harness {
   }
 
   /** Spawns a sidecar and resolves once it printed its ready line, with its ports. */
-  async startSidecar({ appId, appPort, resources = [], extraArgs = [], timeoutMs = 30000 }) {
+  async startSidecar({ appId, appPort, resources = [], extraArgs = [], timeoutMs = 60000 }) {
     if (!existsSync(sidecarDll)) throw sidecarMissing();
     // warn: the ready line is printed whatever the level; info would log every request.
     const args = [sidecarDll, "--app-id", appId, "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--log-level", "warn"];
@@ -375,7 +382,7 @@ export class Harness {
 }
 
 /** Waits until the sidecar's /v1.0/healthz answers 204 (it does once the app's subscriptions run). */
-export async function waitForHealthy(sidecar, timeoutMs = 20000) {
+export async function waitForHealthy(sidecar, timeoutMs = 60000) {
   await waitFor(async () => (await fetch(`${sidecar.httpEndpoint}/v1.0/healthz`)).status === 204, {
     timeoutMs,
     what: `sidecar ${sidecar.appId} to become healthy`,
