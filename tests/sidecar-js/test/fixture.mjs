@@ -267,7 +267,8 @@ export class Harness {
       get httpEndpoint() {
         return `http://127.0.0.1:${this.httpPort}`;
       },
-      stop: () => stopProcess(child),
+      /** SIGTERM, then SIGKILL if it has not exited after graceMs. */
+      stop: (graceMs = 5000) => stopProcess(child, graceMs),
     };
     this.sidecars.push(sidecar);
     const ready = new Promise((resolve, reject) => {

@@ -69,7 +69,7 @@ describe("service invocation to an app-id with two replicas", () => {
 
   // Runs last in this file: it stops replica r1.
   it("once a replica's sidecar is stopped (SIGTERM), every call reaches the other", async () => {
-    await replicas.r1.sidecar.stop();
+    await replicas.r1.sidecar.stop(30000); // a generous grace: the point is that it exits by itself
     assert.equal(replicas.r1.sidecar.process.exitCode, 0, "a sidecar exits 0 on SIGTERM");
     const client = h.client(caller, HTTP);
     const answers = [];

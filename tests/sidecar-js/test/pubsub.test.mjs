@@ -11,7 +11,15 @@ const { HTTP, GRPC } = CommunicationProtocolEnum;
 const h = new Harness("pubsub");
 let redis;
 let resources; // pubsub (redis, long processingTimeout), retrypubsub (redis, 1s processingTimeout), mempubsub (in-memory)
-let publisher; // app-id "publisher": a sidecar without an app
+let publisher; // app-id "app-a": publishes to the others, and subscribes for the delivery-outcome tests
+const outcomeTopics = {
+  retry: unique("flaky"),
+  poison: unique("poison"),
+  discard: unique("discard"),
+  local: unique("local"),
+};
+const deadTopic = `${outcomeTopics.poison}-dead`;
+const seen = { retry: [], poison: [], dead: [], discard: [], local: [] };
 
 before(async () => {
   redis = await h.startRedis();
@@ -22,7 +30,38 @@ before(async () => {
     "retrypubsub.yaml": component("retrypubsub", "pubsub.redis", { redisHost: redis.host, processingTimeout: "1s", redeliverInterval: "200ms" }),
     "mempubsub.yaml": component("mempubsub", "pubsub.in-memory"),
   });
-  publisher = await h.startSidecar({ appId: "publisher", resources: [resources] });
+  const t = outcomeTopics;
+  const appA = await h.startApp({
+    appId: "app-a",
+    resources: [resources],
+    setup: async (server) => {
+      await server.pubsub.subscribe("retrypubsub", t.retry, async (data) => {
+        seen.retry.push(data.id);
+        return seen.retry.length === 1 ? DaprPubSubStatusEnum.RETRY : DaprPubSubStatusEnum.SUCCESS;
+      });
+      await server.pubsub.subscribeWithOptions("retrypubsub", t.poison, {
+        deadLetterTopic: deadTopic,
+        callback: async (data) => {
+          seen.poison.push(data.id);
+          return DaprPubSubStatusEnum.DROP;
+        },
+      });
+      // The SDK does not subscribe to the dead-letter topic by itself.
+      await server.pubsub.subscribe("retrypubsub", deadTopic, async (data) => {
+        seen.dead.push(data.id);
+      });
+      await server.pubsub.subscribe("retrypubsub", t.discard, async (data) => {
+        seen.discard.push(data.id);
+        return DaprPubSubStatusEnum.DROP;
+      });
+      await server.pubsub.subscribe("mempubsub", t.local, async (data, headers) => {
+        seen.local.push({ ...data, pubsub: headers.pubsubname });
+        const deliveriesOf2 = seen.local.filter((e) => e.n === 2).length;
+        return data.n === 2 && deliveriesOf2 === 1 ? DaprPubSubStatusEnum.RETRY : DaprPubSubStatusEnum.SUCCESS;
+      });
+    },
+  });
+  publisher = appA.sidecar;
 });
 
 after(() => h.close());
@@ -88,7 +127,7 @@ describe("pubsub.redis: app-id B (two replicas) and app-id C subscribe, another 
   });
 
   it("when one replica of B stops (SIGTERM), the other handles all of B's events", async () => {
-    await apps.b1.sidecar.stop();
+    await apps.b1.sidecar.stop(30000); // a generous grace: the point is that it exits by itself
     assert.equal(apps.b1.sidecar.process.exitCode, 0, "a sidecar exits 0 on SIGTERM");
     const client = h.client(publisher, GRPC);
     await Promise.all(range(6).map((seq) => publish(client, "pubsub", failoverTopic, { seq })));
@@ -127,77 +166,34 @@ describe("publish errors", () => {
   });
 });
 
-describe("delivery outcomes: RETRY, DROP, dead-letter", () => {
-  // One app, one subscription per test, each on its own topic.
-  const t = {
-    retry: unique("flaky"),
-    poison: unique("poison"),
-    discard: unique("discard"),
-    local: unique("local"),
-  };
-  const deadTopic = `${t.poison}-dead`;
-  const seen = { retry: [], poison: [], dead: [], discard: [], local: [] };
-  let app;
-
-  before(async () => {
-    app = await h.startApp({
-      appId: "outcomes",
-      resources: [resources],
-      setup: async (server) => {
-        await server.pubsub.subscribe("retrypubsub", t.retry, async (data) => {
-          seen.retry.push(data.id);
-          return seen.retry.length === 1 ? DaprPubSubStatusEnum.RETRY : DaprPubSubStatusEnum.SUCCESS;
-        });
-        await server.pubsub.subscribeWithOptions("retrypubsub", t.poison, {
-          deadLetterTopic: deadTopic,
-          callback: async (data) => {
-            seen.poison.push(data.id);
-            return DaprPubSubStatusEnum.DROP;
-          },
-        });
-        // The SDK does not subscribe to the dead-letter topic by itself.
-        await server.pubsub.subscribe("retrypubsub", deadTopic, async (data) => {
-          seen.dead.push(data.id);
-        });
-        await server.pubsub.subscribe("retrypubsub", t.discard, async (data) => {
-          seen.discard.push(data.id);
-          return DaprPubSubStatusEnum.DROP;
-        });
-        await server.pubsub.subscribe("mempubsub", t.local, async (data, headers) => {
-          seen.local.push({ ...data, pubsub: headers.pubsubname });
-          const deliveriesOf2 = seen.local.filter((e) => e.n === 2).length;
-          return data.n === 2 && deliveriesOf2 === 1 ? DaprPubSubStatusEnum.RETRY : DaprPubSubStatusEnum.SUCCESS;
-        });
-      },
-    });
-  });
+describe("delivery outcomes: RETRY, DROP, dead-letter (app-a's own subscriptions)", () => {
+  const t = outcomeTopics;
 
   it("pubsub.redis: an event answered RETRY is delivered again, and not after SUCCESS", async () => {
-    await publish(h.client(app.sidecar, HTTP), "retrypubsub", t.retry, { id: "e1" });
+    await publish(h.client(publisher, HTTP), "retrypubsub", t.retry, { id: "e1" });
     await waitFor(() => seen.retry.length >= 2, { what: "the redelivery of e1" });
-    await settled(t.retry, "outcomes");
+    await settled(t.retry, "app-a");
     assert.deepEqual(seen.retry, ["e1", "e1"], "RETRY once, then SUCCESS: two deliveries");
   });
 
   it("pubsub.redis: an event answered DROP is not redelivered and goes to the dead-letter topic", async () => {
-    await publish(h.client(app.sidecar, GRPC), "retrypubsub", t.poison, { id: "d1" });
+    await publish(h.client(publisher, GRPC), "retrypubsub", t.poison, { id: "d1" });
     await waitFor(() => seen.dead.length >= 1, { what: "d1 on the dead-letter topic" });
-    await settled(t.poison, "outcomes");
-    await settled(deadTopic, "outcomes");
+    await settled(t.poison, "app-a");
+    await settled(deadTopic, "app-a");
     assert.deepEqual(seen.poison, ["d1"], "DROP is not redelivered");
     assert.deepEqual(seen.dead, ["d1"], "the dropped event reaches the dead-letter topic once");
   });
 
   it("pubsub.redis: an event answered DROP without a dead-letter topic is acknowledged and gone", async () => {
-    // Published by another app-id: the subscriber's sidecar alone decides the outcome.
     await publish(h.client(publisher, HTTP), "retrypubsub", t.discard, { id: "x1" });
     await waitFor(() => seen.discard.length >= 1, { what: "the delivery of x1" });
-    await settled(t.discard, "outcomes");
+    await settled(t.discard, "app-a");
     assert.deepEqual(seen.discard, ["x1"]);
   });
 
   it("pubsub.in-memory: an app receives what it publishes, and RETRY is redelivered", async () => {
-    const client = h.client(app.sidecar, GRPC);
+    const client = h.client(publisher, GRPC);
     await Promise.all(range(3).map((n) => publish(client, "mempubsub", t.local, { n })));
     await waitFor(() => seen.local.filter((e) => e.n === 2).length >= 2, { what: "event 2 to be redelivered" });
     assert.deepEqual([...new Set(seen.local.map((e) => e.n))].sort(), [0, 1, 2]);
