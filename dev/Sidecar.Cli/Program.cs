@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar;
 using Platform.Sidecar.Resources;
@@ -42,6 +43,14 @@ AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         // Already stopped.
     }
 };
+
+// The web host's console lifetime also takes SIGTERM: it cancels the default exit (so ProcessExit never comes)
+// and stops only the listeners. Stop the whole sidecar, as daprd does on SIGTERM.
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+{
+    c.Cancel = true;
+    stop.Cancel();
+});
 
 Sidecar sidecar;
 try

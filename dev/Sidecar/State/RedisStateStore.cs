@@ -82,16 +82,22 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
             var op = operations[i];
             keys[i] = op.Key;
             var etag = op.ETag ?? "";
-            if (etag.Length > 0 && !long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            if (op is Upsert)
             {
-                throw new ETagInvalidException(op.Key);
+                // As contrib's parseETag: an upsert ignores its ETag only under an explicit last-write;
+                // otherwise the ETag must be a version number and match.
+                if (op.Concurrency == Concurrency.LastWrite)
+                {
+                    etag = "";
+                }
+                else if (etag.Length > 0 && !long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                {
+                    throw new ETagInvalidException(op.Key);
+                }
             }
 
-            // Last-write ignores the ETag, as contrib's parseETag does.
-            if (op.Concurrency == Concurrency.LastWrite)
-            {
-                etag = "";
-            }
+            // A delete always checks its ETag, whatever the concurrency (contrib's Delete): one that is no
+            // version number simply does not match.
 
             args[i * 5] = op is Upsert ? "u" : "d";
             args[(i * 5) + 1] = etag;

@@ -27,13 +27,22 @@ public sealed class StateService(Components components, string appId)
         }
         catch (ETagMismatchException e)
         {
-            throw DaprError.ETagMismatch(errorCode, Unprefix(e.Key), "the stored ETag differs (or first-write found the key present)");
+            throw Failed(errorCode, DaprError.ETagMismatch(errorCode, Unprefix(e.Key), "the stored ETag differs (or first-write found the key present)"));
         }
         catch (ETagInvalidException e)
         {
-            throw DaprError.ETagInvalid(errorCode, Unprefix(e.Key));
+            throw Failed(errorCode, DaprError.ETagInvalid(errorCode, Unprefix(e.Key)));
         }
     }
+
+    /// <summary>
+    /// daprd answers a failed transaction with 500 / INTERNAL and "error while executing state transaction: ..."
+    /// whatever the cause (pkg/api/http onPostStateTransaction, pkg/api/grpc ExecuteStateTransaction); only a
+    /// single save or delete maps ETag errors to 409 / ABORTED and 400 / INVALID_ARGUMENT.
+    /// </summary>
+    private static DaprError Failed(string errorCode, DaprError error) => errorCode == "ERR_STATE_TRANSACTION"
+        ? new DaprError(errorCode, $"error while executing state transaction: {error.Message}", 500, Grpc.Core.StatusCode.Internal)
+        : error;
 
     /// <summary>daprd's key prefix strategies (pkg/components/state/state_config.go): appid (default), name, none, or a literal.</summary>
     public string Prefix(ComponentResource store, string key)

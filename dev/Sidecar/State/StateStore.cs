@@ -1,9 +1,9 @@
 namespace Platform.Sidecar.State;
 
 /// <summary>
-/// Dapr's concurrency modes. Unspecified (what the SDKs send by default) still checks an ETag when one is given;
-/// only an explicit last-write ignores it (components-contrib redis parseETag). First-write without an ETag
-/// only creates.
+/// Dapr's concurrency modes: with first-write an ETag must match (or, without one, the key must not exist).
+/// <see cref="Unspecified"/> is a request that names none; stores treat it apart from an explicit last-write
+/// (state.redis ignores an upsert's ETag only when last-write is asked for).
 /// </summary>
 public enum Concurrency
 {
