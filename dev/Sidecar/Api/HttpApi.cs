@@ -313,29 +313,50 @@ internal static class HttpApi
             throw DaprError.Malformed("the body must be a JSON array of {entryId, event, contentType, metadata?}");
         }
 
+        // Every entry is checked before any is published: a bad request publishes nothing.
         var common = QueryMetadata(ctx);
-        var failed = new List<object>();
+        var entries = new List<(string Id, byte[] Data, string ContentType, Dictionary<string, string> Metadata)>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
         foreach (var entry in doc.RootElement.EnumerateArray())
         {
-            var id = entry.TryGetProperty("entryId", out var e) ? e.GetString() ?? "" : "";
-            var contentType = entry.TryGetProperty("contentType", out var c) ? c.GetString() : "application/json";
-            if (!entry.TryGetProperty("event", out var ev))
+            if (entry.ValueKind != JsonValueKind.Object)
+            {
+                throw DaprError.Malformed("every bulk entry must be an object");
+            }
+
+            // daprd decodes with Go's case-insensitive JSON: the JS SDK sends "entryID", the .NET SDK "entryId".
+            JsonElement? Field(string name) => entry.EnumerateObject()
+                .Where(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Select(p => (JsonElement?)p.Value).FirstOrDefault();
+            var id = Field("entryId") is { ValueKind: JsonValueKind.String } e ? e.GetString()! : "";
+            if (id.Length == 0 || !ids.Add(id))
+            {
+                throw DaprError.Malformed(id.Length == 0 ? "every entry needs an entryId" : $"entryId '{id}' is used twice");
+            }
+
+            var contentType = Field("contentType") is { ValueKind: JsonValueKind.String } c ? c.GetString()! : "application/json";
+            if (Field("event") is not { } ev)
             {
                 throw DaprError.Malformed($"entry '{id}' has no event");
             }
 
-            var data = ev.ValueKind == JsonValueKind.String && !(contentType ?? "").Contains("json", StringComparison.OrdinalIgnoreCase)
+            var data = ev.ValueKind == JsonValueKind.String && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase)
                 ? Encoding.UTF8.GetBytes(ev.GetString()!)
                 : Encoding.UTF8.GetBytes(ev.GetRawText());
             var metadata = new Dictionary<string, string>(common, StringComparer.Ordinal);
-            if (entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object)
+            if (Field("metadata") is { ValueKind: JsonValueKind.Object } m)
             {
                 foreach (var p in m.EnumerateObject())
                 {
-                    metadata[p.Name] = p.Value.GetString() ?? "";
+                    metadata[p.Name] = p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText();
                 }
             }
 
+            entries.Add((id, data, contentType, metadata));
+        }
+
+        var failed = new List<object>();
+        foreach (var (id, data, contentType, metadata) in entries)
+        {
             try
             {
                 await rt.Publisher.PublishAsync(pubsub, topic ?? "", data, contentType, metadata, ctx.Request.Headers["traceparent"].FirstOrDefault(), null, ctx.RequestAborted);

@@ -298,3 +298,37 @@ public sealed class PubSubTests(RedisServer redis)
         await Poll.UntilAsync(() => redis.Db.StreamPending(topic, "billing").PendingMessageCount == 0, "the entry to be acknowledged");
     }
 }
+
+/// <summary>HTTP bulk publish: entry ids as either SDK writes them; a bad entry publishes nothing.</summary>
+public sealed class BulkPublishTests
+{
+    [Fact]
+    public async Task BulkPublish_DuplicateEntryId_400AndNothingPublished()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var topic = $"bulk-{Guid.NewGuid():N}";
+        var (app, _) = await cluster.StartAsync("billing", (web, a) => web.MapPost("/placed", (Placed e) =>
+        {
+            a.Received.Enqueue(e.Id);
+            return Results.Ok();
+        }).WithTopic("pubsub", topic));
+        var orders = await cluster.StartSidecarAsync("orders");
+        using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
+
+        var bad = await http.PostAsync($"/v1.0-alpha1/publish/bulk/pubsub/{topic}", JsonContent.Create(new object[]
+        {
+            new { entryID = "1", @event = new Placed("b1"), contentType = "application/json" },
+            new { entryID = "1", @event = new Placed("b2"), contentType = "application/json" },
+        }));
+        var good = await http.PostAsync($"/v1.0-alpha1/publish/bulk/pubsub/{topic}", JsonContent.Create(new object[]
+        {
+            new { entryID = "1", @event = new Placed("g1"), contentType = "application/json" },
+            new { entryId = "2", @event = new Placed("g2"), contentType = "application/json" },
+        }));
+
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, good.StatusCode);
+        await Poll.UntilAsync(() => app.Received.Count >= 2, "the good batch");
+        Assert.Equal(["g1", "g2"], app.Received.Order());
+    }
+}
