@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { defaultRules } from "../src/config.js";
-import { velocity } from "../src/rules/velocity.js";
+import { busiestWindow, velocity } from "../src/rules/velocity.js";
 
 const s = (seconds: number) => seconds * 1000;
 const rules = { velocityMax: 5, velocityWindowMs: 60_000 };
@@ -51,5 +51,27 @@ describe("velocity", () => {
     const tight = { velocityMax: 2, velocityWindowMs: 10_000 };
     assert.deepEqual(velocity([0, 5, 10].map(s), s(10), null, tight), { debits: 3 });
     assert.equal(velocity([0, 5, 10.5].map(s), s(10.5), null, tight), null);
+  });
+});
+
+describe("busiest window", () => {
+  test("is the fullest window that holds the debit, wherever it starts", () => {
+    const times = [0, 30, 59, 61, 62, 200].map(s);
+    // [0 s, 60 s] holds three debits, [30 s, 90 s] four.
+    assert.equal(busiestWindow(times, s(30), 60_000), 4);
+    assert.equal(busiestWindow(times, s(200), 60_000), 1);
+  });
+
+  test("agrees with counting every window one by one", () => {
+    let seed = 7;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    for (let round = 0; round < 200; round++) {
+      const times = Array.from({ length: 1 + Math.floor(random() * 15) }, () => Math.floor(random() * 180) * 1000);
+      const at = times[Math.floor(random() * times.length)]!;
+      const naive = Math.max(
+        ...times.filter((start) => start >= at - 60_000 && start <= at).map((start) => times.filter((t) => t >= start && t <= start + 60_000).length),
+      );
+      assert.equal(busiestWindow(times, at, 60_000), naive, `times ${times.join(",")} at ${at}`);
+    }
   });
 });

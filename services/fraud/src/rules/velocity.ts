@@ -6,14 +6,21 @@ import type { RuleSettings } from "../config.js";
  * one account arrive out of order (the sidecar delivers with several workers, like Dapr's Redis component).
  */
 export function busiestWindow(times: readonly number[], at: number, windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
   let busiest = 0;
-  // The busiest such window can always start at a debit that lies in [at - window, at].
-  for (const start of times) {
+  let end = 0;
+  // The busiest such window can always start at a debit that lies in [at - window, at]; as the start moves
+  // right, the window's last debit only moves right too.
+  for (let first = 0; first < sorted.length; first++) {
+    const start = sorted[first]!;
     if (start < at - windowMs || start > at) {
       continue;
     }
-    const count = times.filter((t) => t >= start && t <= start + windowMs).length;
-    busiest = Math.max(busiest, count);
+    end = Math.max(end, first);
+    while (end + 1 < sorted.length && sorted[end + 1]! <= start + windowMs) {
+      end++;
+    }
+    busiest = Math.max(busiest, end - first + 1);
   }
   return busiest;
 }
