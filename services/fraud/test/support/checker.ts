@@ -1,5 +1,5 @@
-// A tiny subscriber app (app-id `checker`) that records every FraudSuspected delivered on topic `alerts`,
-// written against the plain HTTP app contract so it checks what goes over the wire.
+// A tiny subscriber app that records every FraudSuspected delivered on topic `alerts`, written against the
+// plain HTTP app contract so it checks what goes over the wire. The tests run it as the fake Ledger's app.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { FraudSuspected } from "../../src/alerts.js";
