@@ -15,7 +15,7 @@ if ! command -v redis-server >/dev/null 2>&1; then
     || { echo "could not install redis-server: apt-get install -y redis-server" >&2; exit 1; }
 fi
 command -v node >/dev/null 2>&1 || { echo "Node.js 20+ is required (node not found)" >&2; exit 1; }
-for dir in tests/*/; do
+for dir in tests/*/ services/*/; do
   if [ -f "$dir/package.json" ]; then
     say "npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || { echo "npm ci failed in $dir" >&2; exit 1; }
@@ -42,7 +42,7 @@ for proj in tests/*/*.csproj; do
 done
 
 # 4. Node test suites (node's own runner).
-for dir in tests/*/; do
+for dir in tests/*/ services/*/; do
   if [ -f "$dir/package.json" ]; then
     say "npm test in $dir"
     log="$results/$(basename "$dir").node.log"
