@@ -143,6 +143,13 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
                 }
             }
 
+            if (account is null && !await IsInUseAsync(generation, ct))
+            {
+                // A delivery that read the pointer before a rebuild switched over, and found the account already
+                // deleted with the old generation: writing would only resurrect documents nobody reads.
+                return committed ? Outcome.Applied : Outcome.Duplicate;
+            }
+
             var batch = pending.Take(MaxEventsPerTransaction).ToList();
             if (await TryCommitAsync(generation, accountId, account, etag, batch, ct))
             {
@@ -180,6 +187,9 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
 
         return result;
     }
+
+    private async Task<bool> IsInUseAsync(int generation, CancellationToken ct) =>
+        await ModelPointer.ReadAsync(dapr, ct) is var pointer && (pointer.Generation == generation || pointer.Rebuilding == generation);
 
     private async Task<(AccountDoc? Account, string ETag)> LoadAsync(int generation, string accountId, CancellationToken ct) =>
         await dapr.GetStateAndETagAsync<AccountDoc?>(Components.StateStore, Keys.Account(generation, accountId), cancellationToken: ct);

@@ -28,6 +28,10 @@ public sealed class Rebuilder(DaprClient dapr, LedgerClient ledger, Projector pr
 
     private const int Parallelism = 4;
 
+    // Deliveries that read the pointer just before the switch may still be writing the old generation; deleting it
+    // only after this pause means they finish first (a new account is only created in a generation still in use).
+    private static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
+
     /// <summary>Runs a rebuild to the end; null when another one is running.</summary>
     public async Task<RebuildResult?> RunAsync(CancellationToken ct)
     {
@@ -64,6 +68,7 @@ public sealed class Rebuilder(DaprClient dapr, LedgerClient ledger, Projector pr
 
             telemetry.Rebuilds.Add(1, new KeyValuePair<string, object?>("result", "done"));
             Log.RebuildDone(logger, next, accounts.Count, events);
+            await Task.Delay(Grace, time, ct);
             await DeleteGenerationAsync(live, ct);
             return new RebuildResult(next, live, accounts.Count, events);
         }
@@ -85,6 +90,7 @@ public sealed class Rebuilder(DaprClient dapr, LedgerClient ledger, Projector pr
             var (current, etag) = await dapr.GetStateAndETagAsync<ModelPointer?>(Components.StateStore, Keys.Pointer, cancellationToken: ct);
             if (current?.Rebuilding == generation && await TrySavePointerAsync(current with { Rebuilding = null, RebuildStartedAt = null }, etag, ct))
             {
+                await Task.Delay(Grace, time, ct);
                 await DeleteGenerationAsync(generation, ct);
             }
         }
@@ -95,8 +101,8 @@ public sealed class Rebuilder(DaprClient dapr, LedgerClient ledger, Projector pr
     }
 
     /// <summary>
-    /// Deletes a generation that nothing reads any more. A delivery that read the pointer just before the switch may
-    /// still write into it afterwards; such a straggler leaves a few orphaned keys that are never read.
+    /// Deletes a generation that nothing reads any more. A delivery stalled for longer than the grace period between
+    /// reading an account and writing it could still leave an orphaned key behind; it is never read.
     /// </summary>
     private async Task DeleteGenerationAsync(int generation, CancellationToken ct)
     {
