@@ -48,7 +48,8 @@ for dir in tests/*/ services/*/; do
     log="$results/$(basename "$dir").node.log"
     (cd "$dir" && npm test 2>&1) | tee "$log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-    p=$(sed -nE 's/^# pass ([0-9]+)/\1/p' "$log" | tail -1); f=$(sed -nE 's/^# fail ([0-9]+)/\1/p' "$log" | tail -1); s=$(sed -nE 's/^# skipped ([0-9]+)/\1/p' "$log" | tail -1)
+    # node's summary: "# pass N" (tap reporter) or "ℹ pass N" (spec reporter).
+    p=$(sed -nE 's/^(#|ℹ) pass ([0-9]+)/\2/p' "$log" | tail -1); f=$(sed -nE 's/^(#|ℹ) fail ([0-9]+)/\2/p' "$log" | tail -1); s=$(sed -nE 's/^(#|ℹ) skipped ([0-9]+)/\2/p' "$log" | tail -1)
     if [ -z "$p" ]; then f=$(( ${f:-0} + 1 )); fi
     passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
   fi
