@@ -43,6 +43,9 @@ public sealed class Cluster : IAsyncDisposable
 
     public void WriteComponent(string file, string yaml) => File.WriteAllText(Path.Combine(ComponentsDir, file), yaml);
 
+    /// <summary>The sidecars started for an app-id, in start order.</summary>
+    public IEnumerable<Sidecar> Sidecars(string appId) => _owned.OfType<Sidecar>().Where(s => s.AppId == appId);
+
     public async Task<Sidecar> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1, Func<SidecarOptions, SidecarOptions>? configure = null)
     {
         var options = new SidecarOptions

@@ -92,4 +92,66 @@ public sealed class TracingTests
         await Poll.UntilAsync(() => batches.Any(b => Encoding.UTF8.GetString(b).Contains("orders-traced", StringComparison.Ordinal)), "an OTLP export naming the app");
         Assert.Contains(batches, b => Encoding.UTF8.GetString(b).Contains("CallRemote/pricing", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public async Task ThreeServices_OneRequest_OneTraceAtEveryHopAndInEveryExport()
+    {
+        // web → orders → pricing: each app forwards the traceparent it received, as instrumented apps do.
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var batches = new ConcurrentQueue<byte[]>();
+        var collector = await cluster.StartAppAsync("collector", (web, _) => web.MapPost("/v1/traces", async (HttpRequest r) =>
+        {
+            using var ms = new MemoryStream();
+            await r.Body.CopyToAsync(ms);
+            batches.Enqueue(ms.ToArray());
+            return Results.Ok();
+        }), dapr: false);
+        var config = cluster.WriteFile("tracing.yaml", $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Configuration
+            metadata:
+              name: tracing
+            spec:
+              tracing:
+                samplingRate: "1"
+                otel:
+                  endpointAddress: "127.0.0.1:{collector.Port}"
+                  isSecure: false
+                  protocol: http
+            """);
+        Func<SidecarOptions, SidecarOptions> traced = o => o with { ConfigPath = config };
+        var seen = new ConcurrentQueue<string>();
+        await cluster.StartAsync("pricing3", (web, _) => web.MapPost("/quote", (HttpRequest r) =>
+        {
+            seen.Enqueue("pricing:" + r.Headers["traceparent"]);
+            return Results.Ok();
+        }), configure: traced);
+        Sidecar? ordersSidecar = null;
+        await cluster.StartAsync("orders3", (web, _) => web.MapPost("/order", async (HttpRequest r) =>
+        {
+            seen.Enqueue("orders:" + r.Headers["traceparent"]);
+            using var http = new HttpClient();
+            using var next = new HttpRequestMessage(HttpMethod.Post, $"{ordersSidecar!.HttpEndpoint}/v1.0/invoke/pricing3/method/quote");
+            next.Headers.Add("traceparent", r.Headers["traceparent"].ToString());
+            (await http.SendAsync(next)).EnsureSuccessStatusCode();
+            return Results.Ok();
+        }), configure: traced);
+        ordersSidecar = cluster.Sidecars("orders3").Single();
+        var web = await cluster.StartSidecarAsync("web3", configure: traced);
+        using var client = new HttpClient { BaseAddress = new Uri(web.HttpEndpoint) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1.0/invoke/orders3/method/order");
+        request.Headers.Add("traceparent", $"00-{TraceId}-{SpanId}-01");
+
+        (await client.SendAsync(request)).EnsureSuccessStatusCode();
+
+        Assert.Equal(2, seen.Count);
+        Assert.All(seen, s => Assert.Equal(TraceId, s.Split(':')[1].Split('-')[1]));
+        var traceBytes = Convert.FromHexString(TraceId);
+        foreach (var service in new[] { "web3", "orders3", "pricing3" })
+        {
+            await Poll.UntilAsync(() => batches.Any(b => Encoding.UTF8.GetString(b).Contains(service, StringComparison.Ordinal)), $"spans exported by {service}");
+            Assert.All(batches.Where(b => Encoding.UTF8.GetString(b).Contains(service, StringComparison.Ordinal)),
+                b => Assert.True(b.AsSpan().IndexOf(traceBytes) >= 0, $"{service} exported a span outside the trace"));
+        }
+    }
 }
