@@ -41,6 +41,22 @@ public sealed class ActorPlacementTests(RedisServer redis, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task A_thousand_concurrent_increments_from_both_sidecars_on_two_replicas_give_a_thousand()
+    {
+        var appId = ActorWorld.NewAppId();
+        var a = await _world.StartReplicaAsync(appId, "A");
+        var b = await _world.StartReplicaAsync(appId, "B");
+        await WaitUntilBothHost(a, b);
+
+        // 1,000 increments of one actor, half of the callers entering through each replica's sidecar.
+        var results = await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => Task.Run(() => ActorWorld.Counter(i % 2 == 0 ? a.Sidecar : b.Sidecar, "shared").Increment())));
+
+        Assert.Equal(1000, await ActorWorld.Counter(a.Sidecar, "shared").Get());
+        Assert.Equal(Enumerable.Range(1, 1000), results.Order());
+        Assert.Single(new[] { a, b }, r => r.Probe.Activated.Contains("shared"));
+    }
+
+    [Fact]
     public async Task When_a_replica_stops_its_actors_move_to_the_other_with_their_state()
     {
         var appId = ActorWorld.NewAppId();
