@@ -20,6 +20,7 @@ public sealed class HostRunTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
+    // The binding named "dashboard" is the host's convention for "print this service's URL when it is up".
     private string HelloTye(int replicas) => Write("tye.yaml", $"""
         name: hello-test
         extensions:
@@ -29,6 +30,9 @@ public sealed class HostRunTests : IDisposable
           - name: hello
             project: {Path.Combine(Repo.Root, "services", "Hello", "Hello.csproj")}
             replicas: {replicas}
+            bindings:
+              - name: dashboard
+                protocol: http
         """);
 
     [Fact]
@@ -40,7 +44,8 @@ public sealed class HostRunTests : IDisposable
             s => s.Count == 2 && s.Values.All(r => r.State == "up"), "both replicas up", StartTimeout);
         Assert.All(status.Values, r => Assert.NotNull(r.Pid));
         Assert.Equal(2, status.Values.Select(r => r.DaprHttpPort).Distinct().Count());
-        Assert.Contains(host.Lines, l => l.StartsWith("[host] ready: 2 replica(s) of 1 service(s) up", StringComparison.Ordinal));
+        await Poll.UntilAsync(() => Task.FromResult(host.Lines.FirstOrDefault(l => l.StartsWith("[host] ready: 2 replica(s) of 1 service(s) up", StringComparison.Ordinal))), "the ready line", StartTimeout);
+        await Poll.UntilAsync(() => Task.FromResult(host.Lines.FirstOrDefault(l => l == $"[host] dashboard: http://127.0.0.1:{status["hello-1"].AppPort}/")), "the dashboard URL", StartTimeout);
 
         // Through the first replica's sidecar: invocation round-robins over both replicas, each counting in the state store.
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{status["hello-1"].DaprHttpPort}") };
@@ -48,6 +53,9 @@ public sealed class HostRunTests : IDisposable
         Assert.All(greetings.GroupBy(g => g.Instance), answers => Assert.Equal(answers.Select(g => g.Count).Order(), answers.Select(g => g.Count)));
         Assert.All(greetings, g => Assert.True(g.Count >= 1));
         var countBeforeCrash = greetings.Where(g => g.Instance == "hello-2").Max(g => g.Count);
+
+        // The sidecars waited for their apps (no placeholder answered for them) and everything went through cleanly.
+        Assert.DoesNotContain(host.Lines, l => l.Contains(" dapr] warn:", StringComparison.Ordinal) || l.Contains(" dapr] error:", StringComparison.Ordinal));
 
         // A replica that crashes is restarted (and counted); its sidecar waits for it and serves it again.
         var pids = status.Values.Select(r => r.Pid!.Value).ToHashSet();

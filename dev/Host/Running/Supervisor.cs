@@ -41,6 +41,7 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
             terminal.Host("status:");
             terminal.Block(StatusTable.Render(_replicas));
             printer = PrintChangesAsync(plans, printing.Token);
+            _ports.ReleaseAll();
             foreach (var replica in _replicas)
             {
                 replica.Start();
@@ -74,9 +75,10 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
         }
         finally
         {
-            await StopAllAsync(hurry);
+            _ports.Dispose();
             await printing.CancelAsync();
             await printer;
+            await StopAllAsync(hurry);
             if (_replicas.Count > 0)
             {
                 terminal.Host("status:");
@@ -93,7 +95,7 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
     {
         var service = plan.Service;
         var name = $"{service.Name}-{index}";
-        int? appPort = service.ListensForHttp ? _ports.Next() : null;
+        int? appPort = service.ListensForHttp ? _ports.Reserve() : null;
         Sidecar.Sidecar? sidecar = null;
         if (plan.Dapr is { } dapr)
         {
