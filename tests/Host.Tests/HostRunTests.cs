@@ -166,6 +166,33 @@ public sealed class HostRunTests : IDisposable
     }
 
     [Fact]
+    public async Task Run_ComponentTheSidecarCannotLoad_StopsWithTheSidecarsReason()
+    {
+        var components = Directory.CreateDirectory(Path.Combine(_dir.FullName, "kafka"));
+        File.WriteAllText(Path.Combine(components.FullName, "pubsub.yaml"), """
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: pubsub
+            spec:
+              type: pubsub.kafka
+              version: v1
+              metadata:
+                - name: brokers
+                  value: localhost:9092
+                - name: authType
+                  value: none
+            """);
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 1), "--no-build", "-c", Repo.Configuration, "--components", components.FullName);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] the sidecar of hello-1 cannot start: ", StringComparison.Ordinal)
+            && l.Contains("pubsub.yaml", StringComparison.Ordinal) && l.Contains("pubsub.kafka", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
     public async Task Run_KeyTyesParserRejects_ExitsNamingTheKeyAndLine()
     {
         var tye = Write("tye.yaml", $"""

@@ -63,14 +63,9 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
         {
             // Ctrl+C while sidecars were starting.
         }
-        catch (ResourceException e)
+        catch (SidecarFailedException e)
         {
-            terminal.Host($"a sidecar cannot start: {e.Message}");
-            exitCode = 1;
-        }
-        catch (InvalidOperationException e)
-        {
-            terminal.Host($"a sidecar cannot start: {e.Message}");
+            terminal.Host(e.Message);
             exitCode = 1;
         }
         finally
@@ -124,6 +119,12 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
                     RegistryFolder = registryFolder,
                     LoggerFactory = logs,
                 }, stop);
+            }
+            catch (Exception e) when (e is ResourceException or InvalidOperationException)
+            {
+                // A component file it cannot use (named with its field), or a port it cannot listen on.
+                logs.Dispose();
+                throw new SidecarFailedException($"the sidecar of {name} cannot start: {e.Message}", e);
             }
             catch
             {
@@ -244,3 +245,5 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
         }
     }
 }
+
+internal sealed class SidecarFailedException(string message, Exception inner) : Exception(message, inner);
