@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using Platform.Host.Tests.Infrastructure;
+
+namespace Platform.Host.Tests;
+
+/// <summary>
+/// dev/Host end to end, as a child process on a tye file written for the test: services/Hello at two replicas
+/// answering through a sidecar, a crashed replica restarted, Ctrl+C leaving nothing behind, and the ways a run
+/// must refuse to start. The solution is built beforehand (test.sh does; dotnet test builds the references).
+/// </summary>
+public sealed class HostRunTests : IDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly DirectoryInfo _dir = Directory.CreateTempSubdirectory("host-tests-");
+
+    public void Dispose() => _dir.Delete(recursive: true);
+
+    // The binding named "dashboard" is the host's convention for "print this service's URL when it is up".
+    private string HelloTye(int replicas) => Write("tye.yaml", $"""
+        name: hello-test
+        extensions:
+          - name: dapr
+            components-path: {Path.Combine(Repo.Root, "components", "local")}
+        services:
+          - name: hello
+            project: {Path.Combine(Repo.Root, "services", "Hello", "Hello.csproj")}
+            replicas: {replicas}
+            bindings:
+              - name: dashboard
+                protocol: http
+        """);
+
+    [Fact]
+    public async Task Run_TwoHelloReplicas_AnswerThroughSidecarRestartAfterCrashAndStopCleanlyOnSigint()
+    {
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 2), "--no-build", "-c", Repo.Configuration);
+
+        var status = await host.WaitForStatusAsync(
+            s => s.Count == 2 && s.Values.All(r => r.State == "up"), "both replicas up", StartTimeout);
+        Assert.All(status.Values, r => Assert.NotNull(r.Pid));
+        Assert.Equal(2, status.Values.Select(r => r.DaprHttpPort).Distinct().Count());
+        await Poll.UntilAsync(() => Task.FromResult(host.Lines.FirstOrDefault(l => l.StartsWith("[host] ready: 2 replica(s) of 1 service(s) up", StringComparison.Ordinal))), "the ready line", StartTimeout);
+        await Poll.UntilAsync(() => Task.FromResult(host.Lines.FirstOrDefault(l => l == $"[host] dashboard: http://127.0.0.1:{status["hello-1"].AppPort}/")), "the dashboard URL", StartTimeout);
+
+        // Through the first replica's sidecar: invocation round-robins over both replicas, each counting in the state store.
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{status["hello-1"].DaprHttpPort}") };
+        var greetings = await AnswersFromAsync(http, ["hello-1", "hello-2"]);
+        Assert.All(greetings.GroupBy(g => g.Instance), answers => Assert.Equal(answers.Select(g => g.Count).Order(), answers.Select(g => g.Count)));
+        Assert.All(greetings, g => Assert.True(g.Count >= 1));
+        var countBeforeCrash = greetings.Where(g => g.Instance == "hello-2").Max(g => g.Count);
+
+        // The sidecars waited for their apps (no placeholder answered for them) and everything went through cleanly.
+        Assert.DoesNotContain(host.Lines, l => l.Contains(" dapr] warn:", StringComparison.Ordinal) || l.Contains(" dapr] error:", StringComparison.Ordinal));
+
+        // A replica that crashes is restarted (and counted); its sidecar waits for it and serves it again.
+        var pids = status.Values.Select(r => r.Pid!.Value).ToHashSet();
+        Process.GetProcessById(status["hello-2"].Pid!.Value).Kill();
+        var restarted = await host.WaitForStatusAsync(
+            s => s["hello-2"] is { State: "up", Restarts: 1 } r && r.Pid != status["hello-2"].Pid, "hello-2 restarted", StartTimeout);
+        pids.Add(restarted["hello-2"].Pid!.Value);
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] hello-2 exited with code", StringComparison.Ordinal) && l.Contains("restarting in", StringComparison.Ordinal));
+        // The count lives in the state store behind the sidecar, not in the app: it goes on where it was.
+        var afterRestart = await AnswersFromAsync(http, ["hello-2"]);
+        Assert.True(afterRestart.Where(g => g.Instance == "hello-2").Min(g => g.Count) > countBeforeCrash);
+
+        // Ctrl+C: apps stop first, then sidecars; the host exits 0 and nothing of this run is left running.
+        host.Signal(host.Ignores(HostProcess.SigInt) ? HostProcess.SigTerm : HostProcess.SigInt);
+        Assert.Equal(0, await host.WaitForExitAsync(StopTimeout));
+        Assert.Contains("[host] stopped 2 app process(es) and 2 sidecar(s)", host.Lines);
+        var stopping = host.Lines.ToList().FindIndex(l => l.StartsWith("[host] stopping: apps first", StringComparison.Ordinal));
+        Assert.True(stopping >= 0, host.Output);
+        Assert.All(pids, pid => Assert.False(IsRunning(pid), $"app process {pid} is still running"));
+        Assert.Empty(host.ProcessesOfThisRun());
+        Assert.All(restarted.Values, r => Assert.False(Answers(r.DaprHttpPort!.Value), $"sidecar port {r.DaprHttpPort} still answers"));
+    }
+
+    [Fact]
+    public async Task Run_ServiceThatFailsAtStartup_StopsEverythingAndShowsItsLastOutput()
+    {
+        var tye = Write("tye.yaml", $"""
+            name: broken-test
+            extensions:
+              - name: dapr
+                components-path: {Path.Combine(Repo.Root, "components", "local")}
+            services:
+              - name: broken
+                executable: dotnet
+                args: ./no-such-app.dll
+                bindings:
+                  - protocol: http
+            """);
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        var lines = host.Lines.ToList();
+        var report = lines.FindIndex(l => l.StartsWith("[host] broken-1 exited during start-up 3 times in a row", StringComparison.Ordinal));
+        Assert.True(report >= 0, host.Output);
+        Assert.Contains("Last output of broken-1:", lines[report], StringComparison.Ordinal);
+        var lastOutput = lines.Skip(report + 1).TakeWhile(l => l.StartsWith("    | ", StringComparison.Ordinal)).ToList();
+        Assert.Contains(lastOutput, l => l.Contains("no-such-app.dll", StringComparison.Ordinal));
+        Assert.Equal(3, lines.Count(l => l.StartsWith("[broken-1] ", StringComparison.Ordinal) && l.Contains("no-such-app.dll", StringComparison.Ordinal)));
+        Assert.Equal("broken", host.Status()["broken-1"].Service);
+        Assert.Equal("failed", host.Status()["broken-1"].State);
+        Assert.Contains("[host] stopped 1 app process(es) and 1 sidecar(s)", lines);
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_ProjectThatDoesNotCompile_ShowsTheErrorAndStartsNothing()
+    {
+        var project = Directory.CreateDirectory(Path.Combine(_dir.FullName, "Broken"));
+        File.WriteAllText(Path.Combine(project.FullName, "Broken.csproj"), """
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net10.0</TargetFramework>
+              </PropertyGroup>
+            </Project>
+            """);
+        File.WriteAllText(Path.Combine(project.FullName, "Program.cs"), "System.Console.WriteLine(\"unterminated);\n");
+        var tye = Write("tye.yaml", """
+            name: build-test
+            services:
+              - name: broken
+                project: Broken/Broken.csproj
+            """);
+        await using var host = HostProcess.Start("--file", tye, "-c", Repo.Configuration);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] build of Broken/Broken.csproj failed", StringComparison.Ordinal));
+        Assert.Contains(host.Lines, l => l.Contains("Program.cs", StringComparison.Ordinal) && l.Contains("error CS", StringComparison.Ordinal));
+        Assert.Contains("[host] the build failed: nothing was started", host.Lines);
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_RedisComponentsWithoutRedis_SaysHowToInstallAndStartIt()
+    {
+        var port = FreePort();
+        var components = Directory.CreateDirectory(Path.Combine(_dir.FullName, "components"));
+        File.WriteAllText(Path.Combine(components.FullName, "statestore.yaml"), $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: statestore
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: 127.0.0.1:{port}
+            """);
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 1), "--no-build", "-c", Repo.Configuration, "--components", components.FullName);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.Contains($"Redis is not reachable at 127.0.0.1:{port}", StringComparison.Ordinal) && l.Contains("statestore.yaml", StringComparison.Ordinal));
+        Assert.Contains(host.Lines, l => l.Contains("apt-get install -y redis-server", StringComparison.Ordinal));
+        Assert.Contains(host.Lines, l => l.Contains("redis-server --daemonize yes", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+    }
+
+    [Fact]
+    public async Task Run_ComponentTheSidecarCannotLoad_StopsWithTheSidecarsReason()
+    {
+        var components = Directory.CreateDirectory(Path.Combine(_dir.FullName, "kafka"));
+        File.WriteAllText(Path.Combine(components.FullName, "pubsub.yaml"), """
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: pubsub
+            spec:
+              type: pubsub.kafka
+              version: v1
+              metadata:
+                - name: brokers
+                  value: localhost:9092
+                - name: authType
+                  value: none
+            """);
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 1), "--no-build", "-c", Repo.Configuration, "--components", components.FullName);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] the sidecar of hello-1 cannot start: ", StringComparison.Ordinal)
+            && l.Contains("pubsub.yaml", StringComparison.Ordinal) && l.Contains("pubsub.kafka", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_KeyTyesParserRejects_ExitsNamingTheKeyAndLine()
+    {
+        var tye = Write("tye.yaml", $"""
+            name: bad-key
+            services:
+              - name: hello
+                project: {Path.Combine(Repo.Root, "services", "Hello", "Hello.csproj")}
+                bindings:
+                  - protocol: http
+                    autoAssignPort: true
+            """);
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration);
+
+        Assert.Equal(2, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.Contains("tye.yaml:7:9: unrecognized key 'autoAssignPort' in 'services[0].bindings[0]'", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+    }
+
+    [Fact]
+    public async Task Check_RepositoryFiles_AgreeAndExitZero()
+    {
+        await using var host = HostProcess.Start("--check", "--file", Path.Combine(Repo.Root, "tye.yaml"));
+
+        Assert.Equal(0, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.Contains("dapr.yaml describes the same apps", StringComparison.Ordinal));
+    }
+
+    /// <summary>Calls /hello through the sidecar until every one of <paramref name="replicas"/> has answered.</summary>
+    private static async Task<List<Greeting>> AnswersFromAsync(HttpClient http, string[] replicas)
+    {
+        var greetings = new List<Greeting>();
+        await Poll.UntilAsync(async () =>
+        {
+            var greeting = await http.GetFromJsonAsync<Greeting>("/v1.0/invoke/hello/method/hello");
+            greetings.Add(greeting!);
+            return replicas.All(r => greetings.Any(g => g.Instance == r)) ? greetings : null;
+        }, $"answers from {string.Join(" and ", replicas)}", TimeSpan.FromSeconds(30));
+        Assert.All(greetings, g => Assert.Equal($"Hello from {g.Instance}", g.Message));
+        return greetings;
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir.FullName, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static bool Answers(int port)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Connect(IPAddress.Loopback, port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    private sealed record Greeting(string Message, string Instance, long Count);
+}
