@@ -33,6 +33,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
 
     public Tracing Tracing { get; } = tracing;
 
+    /// <summary>Circuit breakers of the Resiliency policies for actor types this sidecar calls.</summary>
+    public ConcurrentDictionary<string, Invocation.CircuitBreaker> ActorBreakers { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Values apps set with <c>PUT /v1.0/metadata/{key}</c>, returned under <c>extended</c>.</summary>
     public ConcurrentDictionary<string, string> Extended { get; } = new(StringComparer.Ordinal);
 

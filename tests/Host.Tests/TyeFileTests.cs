@@ -9,19 +9,21 @@ public sealed class TyeFileTests
     private const string FilePath = "/repo/tye.yaml";
 
     [Fact]
-    public void Load_RepositoryTyeYaml_RunsHelloWithLocalComponents()
+    public void Load_RepositoryTyeYaml_RunsEveryServiceWithLocalComponents()
     {
         var app = TyeFile.Load(Path.Combine(Repo.Root, "tye.yaml"));
 
-        var hello = Assert.Single(app.Services);
-        Assert.Equal("hello", hello.Name);
-        Assert.Equal(ServiceKind.Project, hello.Kind);
-        Assert.True(File.Exists(app.Resolve(hello.Path)), hello.Path);
-        Assert.Equal(5100, hello.HttpPort);
-        var dapr = app.DaprFor(hello);
-        Assert.NotNull(dapr);
-        Assert.Equal("hello", dapr.AppId);
-        Assert.Equal(Path.Combine(Repo.Root, "components", "local"), Path.TrimEndingDirectorySeparator(dapr.ComponentsPath!));
+        Assert.Equal(["balances", "hello", "ledger"], app.Services.Select(s => s.Name).Order());
+        Assert.Equal(app.Services.Count, app.Services.Select(s => s.HttpPort).Distinct().Count());
+        foreach (var service in app.Services)
+        {
+            Assert.Equal(ServiceKind.Project, service.Kind);
+            Assert.True(File.Exists(app.Resolve(service.Path)), service.Path);
+            var dapr = app.DaprFor(service);
+            Assert.NotNull(dapr);
+            Assert.Equal(service.Name, dapr.AppId);
+            Assert.Equal(Path.Combine(Repo.Root, "components", "local"), Path.TrimEndingDirectorySeparator(dapr.ComponentsPath!));
+        }
     }
 
     [Fact]

@@ -38,10 +38,10 @@ internal static class ActorHttpApi
     // ---- routing to the owner ----
 
     /// <summary>Runs <paramref name="local"/> here when this sidecar owns the actor (or the call was forwarded to it), else forwards the call.</summary>
-    private static async Task Routed(HttpContext ctx, SidecarRuntime rt, string type, string id, Func<byte[], Task> local, Action? check = null)
+    private static async Task Routed(HttpContext ctx, SidecarRuntime rt, string type, string id, Func<byte[], Task> local, Action? check = null, byte[]? read = null, CancellationToken? token = null)
     {
         var actors = rt.Actors;
-        var body = await HttpApi.ReadBody(ctx);
+        var body = read ?? await HttpApi.ReadBody(ctx);
         check?.Invoke();
         if (ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader))
         {
@@ -49,7 +49,7 @@ internal static class ActorHttpApi
             return;
         }
 
-        var ct = ctx.RequestAborted;
+        var ct = token ?? ctx.RequestAborted;
         for (var attempt = 0; ; attempt++)
         {
             var owner = await actors.OwnerAsync(type, id, fresh: attempt > 0, ct) ?? throw ActorErrors.NoAddress(type, id);
@@ -101,11 +101,64 @@ internal static class ActorHttpApi
 
     // ---- methods ----
 
-    private static Task InvokeMethod(HttpContext ctx, SidecarRuntime rt, string type, string id, string? method) =>
+    /// <summary>
+    /// A method call, under the Resiliency policy for its actor type when one is set (<c>targets.actors</c>), applied
+    /// by the calling sidecar as daprd does: a timeout per attempt, retries, and a circuit breaker per type.
+    /// </summary>
+    private static async Task InvokeMethod(HttpContext ctx, SidecarRuntime rt, string type, string id, string? method)
+    {
+        if (ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader) || !rt.Components.Resources.Actors.TryGetValue(type, out var policy))
+        {
+            await InvokeMethodOnce(ctx, rt, type, id, method, null, ctx.RequestAborted);
+            return;
+        }
+
+        var body = await HttpApi.ReadBody(ctx);
+        var breaker = policy.Breaker is { } b ? rt.ActorBreakers.GetOrAdd(type, _ => new CircuitBreaker(b)) : null;
+        for (var attempt = 1; ; attempt++)
+        {
+            if (breaker is not null && !breaker.TryEnter())
+            {
+                throw ActorErrors.InvokeMethod($"circuit breaker is open for actor type {type}");
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+            if (policy.Timeout is { } t)
+            {
+                timeout.CancelAfter(t);
+            }
+
+            DaprError failure;
+            try
+            {
+                await InvokeMethodOnce(ctx, rt, type, id, method, body, timeout.Token);
+                breaker?.Record(true);
+                return;
+            }
+            catch (DaprError e) when (!ctx.Response.HasStarted)
+            {
+                failure = e;
+            }
+            catch (OperationCanceledException) when (!ctx.RequestAborted.IsCancellationRequested && !ctx.Response.HasStarted)
+            {
+                failure = ActorErrors.InvokeMethod($"actor {type}/{id} method {method}: timeout after {policy.Timeout}");
+            }
+
+            breaker?.Record(false);
+            if (policy.Retry is not { } retry || (retry.MaxRetries >= 0 && attempt > retry.MaxRetries))
+            {
+                throw failure;
+            }
+
+            await Task.Delay(retry.Delay(attempt), ctx.RequestAborted);
+        }
+    }
+
+    private static Task InvokeMethodOnce(HttpContext ctx, SidecarRuntime rt, string type, string id, string? method, byte[]? body, CancellationToken ct) =>
         Routed(ctx, rt, type, id, async body =>
         {
             var response = await rt.Actors.InvokeLocalAsync(type, id, method ?? "", body, RequestHeaders(ctx),
-                ctx.Request.Headers[ActorService.ReentrancyHeader].FirstOrDefault(), ctx.RequestAborted);
+                ctx.Request.Headers[ActorService.ReentrancyHeader].FirstOrDefault(), ct);
             if (response.Status == 404)
             {
                 throw ActorErrors.InvokeMethod($"actor method not found: actors/{type}/{id}/method/{method}");
@@ -117,7 +170,7 @@ internal static class ActorHttpApi
             }
 
             await Write(ctx, response);
-        });
+        }, read: body, token: ct);
 
     // ---- state ----
 

@@ -37,6 +37,7 @@ public static class ResourceLoader
         var subscriptions = new List<SubscriptionResource>();
         var retries = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
         var apps = new Dictionary<string, TargetPolicy>(StringComparer.Ordinal);
+        var actors = new Dictionary<string, TargetPolicy>(StringComparer.Ordinal);
         foreach (var (file, root) in docs)
         {
             var kind = Scalar(root, "kind");
@@ -56,7 +57,7 @@ public static class ResourceLoader
                 case "Resiliency":
                     if (InScope(StringList(root, "scopes", file), appId))
                     {
-                        ReadResiliency(file, root, retries, apps);
+                        ReadResiliency(file, root, retries, apps, actors);
                     }
 
                     break;
@@ -70,7 +71,7 @@ public static class ResourceLoader
             }
         }
 
-        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries, apps);
+        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries, apps, actors);
     }
 
     private static List<YamlMappingNode> ReadDocuments(string file)
@@ -305,7 +306,8 @@ public static class ResourceLoader
         return new SubscriptionResource(name, pubsub, topic, rules, Scalar(spec, "deadLetterTopic"), metadata, StringList(root, "scopes", file), file);
     }
 
-    private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound, Dictionary<string, TargetPolicy> apps)
+    private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound, Dictionary<string, TargetPolicy> apps,
+        Dictionary<string, TargetPolicy> actors)
     {
         var spec = Map(root, "spec") ?? throw new ResourceException(file, "spec", "required");
         var policies = new Dictionary<string, RetryPolicy>(StringComparer.Ordinal);
@@ -371,12 +373,18 @@ public static class ResourceLoader
             }
         }
 
-        if (Map(Map(spec, "targets"), "apps") is { } appTargets)
+        // targets.apps (invocation by app-id) and targets.actors (calls by actor type) take the same three policies.
+        foreach (var (group, into) in new[] { ("apps", apps), ("actors", actors) })
         {
-            foreach (var (k, v) in appTargets.Children)
+            if (Map(Map(spec, "targets"), group) is not { } targets)
             {
-                var app = ((YamlScalarNode)k).Value!;
-                var at = $"spec.targets.apps.{app}";
+                continue;
+            }
+
+            foreach (var (k, v) in targets.Children)
+            {
+                var target = ((YamlScalarNode)k).Value!;
+                var at = $"spec.targets.{group}.{target}";
                 var t = v as YamlMappingNode;
                 T? Pick<T>(string key, Dictionary<string, T> from) where T : class =>
                     Scalar(t, key) is { } n ? (from.TryGetValue(n, out var p) ? p : throw new ResourceException(file, $"{at}.{key}", $"no {key} policy named '{n}'")) : null;
@@ -384,7 +392,7 @@ public static class ResourceLoader
                     ? (timeouts.TryGetValue(tn, out var d) ? d : GoDuration.TryParse(tn, TimeSpan.FromMilliseconds(1), out var inline) ? inline
                         : throw new ResourceException(file, at + ".timeout", $"no timeout policy named '{tn}'"))
                     : null;
-                apps[app] = new TargetPolicy(timeout, Pick("retry", policies), Pick("circuitBreaker", breakers));
+                into[target] = new TargetPolicy(timeout, Pick("retry", policies), Pick("circuitBreaker", breakers));
             }
         }
 

@@ -56,8 +56,12 @@ public sealed record LoadedResources(
     IReadOnlyList<ComponentResource> Components,
     IReadOnlyList<SubscriptionResource> Subscriptions,
     IReadOnlyDictionary<string, RetryPolicy> InboundComponentRetries,
-    IReadOnlyDictionary<string, TargetPolicy>? AppTargets = null)
+    IReadOnlyDictionary<string, TargetPolicy>? AppTargets = null,
+    IReadOnlyDictionary<string, TargetPolicy>? ActorTargets = null)
 {
     /// <summary>Resiliency policies for invocations of each target app-id.</summary>
     public IReadOnlyDictionary<string, TargetPolicy> Apps => AppTargets ?? new Dictionary<string, TargetPolicy>();
+
+    /// <summary>Resiliency policies for calls to each actor type (<c>spec.targets.actors</c>).</summary>
+    public IReadOnlyDictionary<string, TargetPolicy> Actors => ActorTargets ?? new Dictionary<string, TargetPolicy>();
 }

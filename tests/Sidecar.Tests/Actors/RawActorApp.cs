@@ -56,6 +56,8 @@ public sealed class RawActorApp : IAsyncDisposable
         app.MapDelete("/actors/{type}/{id}", raw.Record);
         app.MapPut("/actors/{type}/{id}/method/work", raw.Work);
         app.MapPut("/actors/{type}/{id}/method/recurse", raw.Recurse);
+        app.MapPut("/actors/{type}/{id}/method/flaky", (string id) => raw.Flaky(id, failures: 2));
+        app.MapPut("/actors/{type}/{id}/method/broken", (string id) => raw.Flaky(id, failures: int.MaxValue));
         await app.StartAsync();
         return raw;
     }
@@ -82,6 +84,15 @@ public sealed class RawActorApp : IAsyncDisposable
         _inFlight.AddOrUpdate(id, 0, (_, n) => n - 1);
         Interlocked.Decrement(ref _inFlightAll);
         return Results.Json(new { id });
+    }
+
+    /// <summary>Calls of the flaky methods per actor id: <c>flaky</c> fails the first two calls of each id with 500, <c>broken</c> all.</summary>
+    public ConcurrentDictionary<string, int> FlakyCalls { get; } = new(StringComparer.Ordinal);
+
+    private IResult Flaky(string id, int failures)
+    {
+        var n = FlakyCalls.AddOrUpdate(id, 1, (_, c) => c + 1);
+        return n <= failures ? Results.StatusCode(500) : Results.Json(new { id, call = n });
     }
 
     private async Task Recurse(HttpContext ctx, string id)
