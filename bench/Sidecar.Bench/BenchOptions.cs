@@ -19,6 +19,16 @@ internal sealed record BenchOptions
     /// <summary>How the sidecar benchmark publishes: <c>grpc</c> (Dapr.Client PublishEvent) or <c>http</c> (POST /v1.0/publish).</summary>
     public string PublishPath { get; init; } = "grpc";
 
+    /// <summary>
+    /// Longest warm-up of each benchmark. Warm-up goes on until the JIT has stopped compiling (it re-compiles hot
+    /// code in tiers for seconds, longer when the machine is busy), at least <see cref="MinWarmup"/>.
+    /// </summary>
+    public TimeSpan InvocationWarmup { get; init; } = TimeSpan.FromSeconds(20);
+
+    public TimeSpan PubSubWarmup { get; init; } = TimeSpan.FromSeconds(40);
+
+    public TimeSpan MinWarmup { get; init; } = TimeSpan.FromSeconds(3);
+
     public int LatencyRounds { get; init; } = 10;
 
     public int LatencyRequests { get; init; } = 1500;
@@ -31,7 +41,7 @@ internal sealed record BenchOptions
 
     public int PubSubRounds { get; init; } = 3;
 
-    public int Events { get; init; } = 40_000;
+    public int Events { get; init; } = 30_000;
 
     /// <summary>Publishes in flight at once from the publishing app.</summary>
     public int PublishWindow { get; init; } = 64;
@@ -46,6 +56,9 @@ internal sealed record BenchOptions
             o = o with
             {
                 Quick = true,
+                InvocationWarmup = TimeSpan.FromSeconds(3),
+                PubSubWarmup = TimeSpan.FromSeconds(6),
+                MinWarmup = TimeSpan.FromSeconds(1),
                 LatencyRounds = 4,
                 LatencyRequests = 500,
                 ThroughputRounds = 2,

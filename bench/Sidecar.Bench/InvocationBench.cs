@@ -7,7 +7,8 @@ namespace Platform.Sidecar.Bench;
 internal sealed record InvocationResult(
     int Rounds, int RequestsPerRound, int Concurrency, int BodyBytes,
     double DirectP50, double DirectP99, double SidecarP50, double SidecarP99,
-    double DirectRps, double SidecarRps, IReadOnlyList<double> DirectRpsPerRound, IReadOnlyList<double> SidecarRpsPerRound)
+    double DirectRps, double SidecarRps, IReadOnlyList<double> DirectRpsPerRound, IReadOnlyList<double> SidecarRpsPerRound,
+    WarmupResult Warmup)
 {
     public double AddedP50 => SidecarP50 - DirectP50;
 
@@ -53,14 +54,17 @@ internal static class InvocationBench
         var viaSidecars = new Uri($"{caller.HttpEndpoint}/v1.0/invoke/callee/method/echo");
 
         progress("invocation: warm-up");
-        for (var i = 0; i < (o.Quick ? 500 : 1500); i++)
+        var warmup = await Warmup.RunAsync(async () =>
         {
-            await CallAsync(client, direct);
-            await CallAsync(client, viaSidecars);
-        }
+            for (var i = 0; i < 200; i++)
+            {
+                await CallAsync(client, direct);
+                await CallAsync(client, viaSidecars);
+            }
 
-        await ThroughputAsync(client, direct, o.Concurrency, TimeSpan.FromMilliseconds(300));
-        await ThroughputAsync(client, viaSidecars, o.Concurrency, TimeSpan.FromMilliseconds(300));
+            await ThroughputAsync(client, direct, o.Concurrency, TimeSpan.FromMilliseconds(200));
+            await ThroughputAsync(client, viaSidecars, o.Concurrency, TimeSpan.FromMilliseconds(200));
+        }, o.MinWarmup, o.InvocationWarmup, progress, "invocation");
 
         var a = new Samples();
         var b = new Samples();
@@ -92,7 +96,7 @@ internal static class InvocationBench
 
         return new InvocationResult(o.LatencyRounds, o.LatencyRequests, o.Concurrency, Body.Length,
             a.Percentile(50), a.Percentile(99), b.Percentile(50), b.Percentile(99),
-            ra.PerSecond, rb.PerSecond, ra.PerRound, rb.PerRound);
+            ra.PerSecond, rb.PerSecond, ra.PerRound, rb.PerRound, warmup);
     }
 
     private static async Task CallAsync(HttpClient client, Uri uri)

@@ -19,6 +19,16 @@ internal sealed class RedisServer : IDisposable
 
     public string Endpoint => $"127.0.0.1:{Port}";
 
+    /// <summary>CPU time redis-server has used so far.</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     public static string? Find(string? explicitPath)
     {
         if (explicitPath is not null)
