@@ -57,7 +57,7 @@ public sealed class RedisStreamsBroker : IBroker
         var fields = new NameValueEntry[]
         {
             new("data", data),
-            new("metadata", JsonSerializer.Serialize(metadata)),
+            new("metadata", metadata.Count == 0 ? "{}" : JsonSerializer.Serialize(metadata)),
         };
         await _redis.GetDatabase(_database).StreamAddAsync(topic, fields, maxLength: _maxLen, useApproximateMaxLength: _maxLen is not null);
     }
@@ -315,7 +315,7 @@ public sealed class RedisStreamsBroker : IBroker
                 {
                     data = value!;
                 }
-                else if (name == "metadata" && !value.IsNullOrEmpty)
+                else if (name == "metadata" && !value.IsNullOrEmpty && value != "{}")
                 {
                     try
                     {
