@@ -56,15 +56,15 @@ internal sealed record BenchOptions
             o = o with
             {
                 Quick = true,
-                InvocationWarmup = TimeSpan.FromSeconds(3),
-                PubSubWarmup = TimeSpan.FromSeconds(6),
+                InvocationWarmup = TimeSpan.FromSeconds(2),
+                PubSubWarmup = TimeSpan.FromSeconds(3),
                 MinWarmup = TimeSpan.FromSeconds(1),
                 LatencyRounds = 4,
                 LatencyRequests = 500,
                 ThroughputRounds = 2,
                 ThroughputSlice = TimeSpan.FromSeconds(0.5),
                 PubSubRounds = 1,
-                Events = 10_000,
+                Events = 6_000,
             };
         }
 

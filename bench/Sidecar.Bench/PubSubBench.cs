@@ -105,7 +105,7 @@ internal static class PubSubBench
         var next = 0;
         // Warm-up until the JIT settles: it re-compiles the hot paths in tiers for many seconds on 2 busy cores,
         // and the first rounds would otherwise measure the compiler.
-        const int warmupEvents = 5_000;
+        var warmupEvents = o.Quick ? 2_000 : 5_000;
         progress("pub/sub: warm-up");
         await RawRoundAsync(rawProducer, rawReader, "raw-warmup", warmupEvents * 2, envelope);
         string? warmupError = null;
