@@ -171,13 +171,13 @@ internal static class PubSubBench
             var publishOnly = Stopwatch.GetElapsedTime(start);
             var publishCpu = Cpu.Now(() => redis.CpuTime) - cpu0;
 
-            progress("pub/sub: breakdown, delivery only");
             var entries = Enumerable.Range(next, o.Events).Select(seq => new NameValueEntry[]
             {
                 new("data", CloudEvents.Wrap("publisher", PubSub, Topic, JsonSerializer.SerializeToUtf8Bytes(Event(seq), JsonSerializerOptions.Web),
                     "application/json", new Dictionary<string, string>(), null, null)),
                 new("metadata", "{}"),
             }).ToArray();
+            progress("pub/sub: breakdown, delivery only");
             sink.Expect(next, o.Events);
             var done = sink.AllDelivered;
             cpu0 = Cpu.Now(() => redis.CpuTime);
