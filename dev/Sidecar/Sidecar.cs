@@ -95,7 +95,9 @@ public sealed class Sidecar : IAsyncDisposable
         var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
         var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors);
 
-        var builder = WebApplication.CreateSlimBuilder();
+        // The sidecar reads no appsettings: without this, the host watches the current folder and everything under
+        // it for changes (inotify on every subfolder, a thread busy with every file written there), in every sidecar.
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = ["--hostBuilder:reloadConfigOnChange=false"] });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton(runtime);

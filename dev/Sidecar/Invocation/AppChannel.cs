@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 
 namespace Platform.Sidecar.Invocation;
@@ -8,7 +9,10 @@ namespace Platform.Sidecar.Invocation;
 /// </summary>
 public sealed class AppChannel : IDisposable
 {
+    private const int MaxCachedRoutes = 256;
+
     private readonly SemaphoreSlim? _limit;
+    private readonly ConcurrentDictionary<string, Uri> _routes = new(StringComparer.Ordinal);
 
     public AppChannel(string address, int? port, int maxConcurrency, string? appApiToken)
     {
@@ -53,7 +57,17 @@ public sealed class AppChannel : IDisposable
     public HttpRequestMessage Request(HttpMethod method, string pathAndQuery)
     {
         var uri = BaseAddress ?? throw new InvalidOperationException("the sidecar was started without --app-port");
-        var request = new HttpRequestMessage(method, new Uri(uri, pathAndQuery.StartsWith('/') ? pathAndQuery : "/" + pathAndQuery));
+        // Event delivery posts to the same few routes over and over: build each address once.
+        if (!_routes.TryGetValue(pathAndQuery, out var target))
+        {
+            target = new Uri(uri, pathAndQuery.StartsWith('/') ? pathAndQuery : "/" + pathAndQuery);
+            if (_routes.Count < MaxCachedRoutes)
+            {
+                _routes.TryAdd(pathAndQuery, target);
+            }
+        }
+
+        var request = new HttpRequestMessage(method, target);
         if (AppApiToken is not null)
         {
             request.Headers.TryAddWithoutValidation("dapr-api-token", AppApiToken);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Platform.Sidecar.Api;
@@ -52,7 +53,7 @@ public static class CloudEvents
                     p.WriteTo(w);
                 }
 
-                WriteIfMissing(w, given, "id", metadata.GetValueOrDefault("cloudevent.id") ?? Guid.NewGuid().ToString());
+                WriteIfMissing(w, given, "id", metadata.GetValueOrDefault("cloudevent.id") ?? NewId());
                 WriteIfMissing(w, given, "source", appId.Length > 0 ? appId : "Dapr");
                 WriteIfMissing(w, given, "type", "com.dapr.event.sent");
                 WriteIfMissing(w, given, "specversion", "1.0");
@@ -64,7 +65,7 @@ public static class CloudEvents
             else
             {
                 contentType = string.IsNullOrEmpty(contentType) ? "text/plain" : contentType;
-                w.WriteString("id", metadata.GetValueOrDefault("cloudevent.id") ?? Guid.NewGuid().ToString());
+                w.WriteString("id", metadata.GetValueOrDefault("cloudevent.id") ?? NewId());
                 w.WriteString("source", metadata.GetValueOrDefault("cloudevent.source") ?? (appId.Length > 0 ? appId : "Dapr"));
                 w.WriteString("type", metadata.GetValueOrDefault("cloudevent.type") ?? "com.dapr.event.sent");
                 w.WriteString("specversion", "1.0");
@@ -101,7 +102,7 @@ public static class CloudEvents
         using (var w = new Utf8JsonWriter(buffer))
         {
             w.WriteStartObject();
-            w.WriteString("id", Guid.NewGuid().ToString());
+            w.WriteString("id", NewId());
             w.WriteString("specversion", "1.0");
             w.WriteString("datacontenttype", "application/octet-stream");
             w.WriteString("source", "Dapr");
@@ -171,6 +172,37 @@ public static class CloudEvents
             w.WriteString(name, value);
         }
     }
+
+    /// <summary>
+    /// A random (version 4) UUID as text, as <see cref="Guid.NewGuid"/> makes one, but with the random bytes taken
+    /// from a per-thread buffer the OS's secure generator fills 4 KiB at a time: one system call per 256 ids
+    /// instead of one per event (a system call costs microseconds on a virtual machine).
+    /// </summary>
+    public static string NewId()
+    {
+        var pool = _idPool;
+        if (pool is null || _idNext + 16 > pool.Length)
+        {
+            pool = _idPool ??= new byte[4096];
+            RandomNumberGenerator.Fill(pool);
+            _idNext = 0;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        var slice = pool.AsSpan(_idNext, 16);
+        slice.CopyTo(bytes);
+        slice.Clear();
+        _idNext += 16;
+        bytes[6] = (byte)((bytes[6] & 0x0F) | 0x40); // version 4
+        bytes[8] = (byte)((bytes[8] & 0x3F) | 0x80); // RFC 4122 variant
+        return new Guid(bytes, bigEndian: true).ToString();
+    }
+
+    [ThreadStatic]
+    private static byte[]? _idPool;
+
+    [ThreadStatic]
+    private static int _idNext;
 
     /// <summary>The W3C traceparent of the current activity, or a fresh sampled one.</summary>
     public static string NewTraceparent() =>

@@ -57,7 +57,7 @@ public sealed class RedisStreamsBroker : IBroker
         var fields = new NameValueEntry[]
         {
             new("data", data),
-            new("metadata", JsonSerializer.Serialize(metadata)),
+            new("metadata", metadata.Count == 0 ? "{}" : JsonSerializer.Serialize(metadata)),
         };
         await _redis.GetDatabase(_database).StreamAddAsync(topic, fields, maxLength: _maxLen, useApproximateMaxLength: _maxLen is not null);
     }
@@ -91,9 +91,17 @@ public sealed class RedisStreamsBroker : IBroker
     private sealed class Subscription(RedisStreamsBroker owner, string topic, string group, MessageHandler handler, ConnectionMultiplexer reader) : IAsyncDisposable
     {
         private readonly CancellationTokenSource _stop = new();
+        private const int MaxAckBatch = 512;
+
         private readonly Channel<BrokerMessage> _queue = Channel.CreateBounded<BrokerMessage>(owner._queueDepth);
         private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
         private readonly List<Task> _tasks = [];
+
+        // Entries the app has answered SUCCESS for (or that were dropped / dead-lettered), waiting for XACK. One
+        // loop acknowledges whatever has gathered in a single XACK, so a busy subscription sends one command per
+        // batch instead of one round trip per entry, and the workers go on to the next entry meanwhile.
+        private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+        private Task _ackLoop = Task.CompletedTask;
 
         private IDatabase Db => owner._redis.GetDatabase(owner._database);
 
@@ -109,6 +117,8 @@ public sealed class RedisStreamsBroker : IBroker
             {
                 _tasks.Add(Task.Run(WorkAsync));
             }
+
+            _ackLoop = Task.Run(AckLoopAsync);
         }
 
         private async Task ReadLoopAsync()
@@ -212,6 +222,7 @@ public sealed class RedisStreamsBroker : IBroker
             var ct = _stop.Token;
             await foreach (var message in _queue.Reader.ReadAllAsync(CancellationToken.None))
             {
+                var acknowledging = false;
                 try
                 {
                     if (ct.IsCancellationRequested)
@@ -236,29 +247,60 @@ public sealed class RedisStreamsBroker : IBroker
 
                     if (ack == Ack.Done)
                     {
-                        await AcknowledgeAsync(message.Id);
+                        // Stays in flight (so the reclaim loop leaves it alone) until the XACK is done.
+                        acknowledging = _acks.Writer.TryWrite(message.Id);
                     }
                 }
                 finally
                 {
-                    _inFlight.TryRemove(message.Id, out _);
+                    if (!acknowledging)
+                    {
+                        _inFlight.TryRemove(message.Id, out _);
+                    }
                 }
             }
         }
 
-        private async Task AcknowledgeAsync(string id)
+        private async Task AckLoopAsync()
         {
+            var batch = new List<RedisValue>(MaxAckBatch);
+            while (await _acks.Reader.WaitToReadAsync(CancellationToken.None))
+            {
+                while (batch.Count < MaxAckBatch && _acks.Reader.TryRead(out var id))
+                {
+                    batch.Add(id);
+                }
+
+                await AcknowledgeAsync(batch);
+                foreach (var id in batch)
+                {
+                    _inFlight.TryRemove((string)id!, out _);
+                }
+
+                batch.Clear();
+            }
+        }
+
+        private async Task AcknowledgeAsync(List<RedisValue> ids)
+        {
+            var values = ids.ToArray();
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await Db.StreamAcknowledgeAsync(topic, group, id);
+                    await Db.StreamAcknowledgeAsync(topic, group, values);
                     return;
                 }
                 catch (RedisException e) when (attempt < 5)
                 {
-                    owner._logger.LogWarning("XACK {MessageId} failed (attempt {Attempt}): {Error}", id, attempt, e.Message);
+                    owner._logger.LogWarning("XACK of {Count} entries ({MessageId}..) failed (attempt {Attempt}): {Error}", values.Length, values[0], attempt, e.Message);
                     await Task.Delay(200 * attempt);
+                }
+                catch (RedisException e)
+                {
+                    // Still pending in Redis: the reclaim loop delivers them again after processingTimeout.
+                    owner._logger.LogError("XACK of {Count} entries ({MessageId}..) failed, they will be redelivered: {Error}", values.Length, values[0], e.Message);
+                    return;
                 }
             }
         }
@@ -285,7 +327,7 @@ public sealed class RedisStreamsBroker : IBroker
                 {
                     data = value!;
                 }
-                else if (name == "metadata" && !value.IsNullOrEmpty)
+                else if (name == "metadata" && !value.IsNullOrEmpty && value != "{}")
                 {
                     try
                     {
@@ -314,6 +356,9 @@ public sealed class RedisStreamsBroker : IBroker
             {
             }
 
+            // Every worker has finished: acknowledge what they completed before leaving.
+            _acks.Writer.TryComplete();
+            await _ackLoop;
             await reader.DisposeAsync();
             _stop.Dispose();
         }

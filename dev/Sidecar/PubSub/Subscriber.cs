@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Invocation;
@@ -155,19 +156,34 @@ public sealed class Subscriber(Components components, AppChannel app, string app
     private async Task<Ack> HandleAsync(SubscriptionSpec spec, IBroker broker, (Func<JsonElement, bool> Match, string Path)[] rules,
         RetryPolicy? retry, bool raw, BrokerMessage message, CancellationToken ct)
     {
-        var envelope = raw ? CloudEvents.FromRawPayload(message.Data, spec.Topic, spec.PubSubName, message.Metadata) : message.Data.ToArray();
-        JsonElement cloudEvent;
+        var envelope = raw ? CloudEvents.FromRawPayload(message.Data, spec.Topic, spec.PubSubName, message.Metadata) : WholeArray(message.Data);
+        JsonDocument document;
         try
         {
-            cloudEvent = JsonDocument.Parse(envelope).RootElement;
-            if (cloudEvent.ValueKind != JsonValueKind.Object)
-            {
-                throw new JsonException("not a JSON object");
-            }
+            document = JsonDocument.Parse(envelope);
         }
         catch (JsonException e)
         {
             logger.LogError("Message {MessageId} on {Topic} is not a CloudEvent ({Error}); a subscription without rawPayload cannot deliver it", message.Id, spec.Topic, e.Message);
+            return await DeadLetterOrDropAsync(spec, broker, message, ct);
+        }
+
+        using (document)
+        {
+            return await HandleCloudEventAsync(spec, broker, rules, retry, envelope, document.RootElement, message, ct);
+        }
+    }
+
+    /// <summary>The bytes as an array, without a copy when they already are one whole array (as the brokers hand them over).</summary>
+    private static byte[] WholeArray(ReadOnlyMemory<byte> data) =>
+        MemoryMarshal.TryGetArray(data, out var segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length ? segment.Array : data.ToArray();
+
+    private async Task<Ack> HandleCloudEventAsync(SubscriptionSpec spec, IBroker broker, (Func<JsonElement, bool> Match, string Path)[] rules,
+        RetryPolicy? retry, byte[] envelope, JsonElement cloudEvent, BrokerMessage message, CancellationToken ct)
+    {
+        if (cloudEvent.ValueKind != JsonValueKind.Object)
+        {
+            logger.LogError("Message {MessageId} on {Topic} is not a CloudEvent ({Error}); a subscription without rawPayload cannot deliver it", message.Id, spec.Topic, "not a JSON object");
             return await DeadLetterOrDropAsync(spec, broker, message, ct);
         }
 
@@ -177,7 +193,16 @@ public sealed class Subscriber(Components components, AppChannel app, string app
             return await DeadLetterOrDropAsync(spec, broker, message, ct);
         }
 
-        var path = rules.FirstOrDefault(r => r.Match(cloudEvent)).Path;
+        string? path = null;
+        foreach (var rule in rules)
+        {
+            if (rule.Match(cloudEvent))
+            {
+                path = rule.Path;
+                break;
+            }
+        }
+
         if (path is null)
         {
             // No rule matched: daprd drops the event (to the dead-letter topic when one is set) and counts it as handled.
