@@ -173,7 +173,7 @@ public sealed class LedgerTests : IAsyncLifetime
         await _f.BrokerRedis.RestartAsync();
 
         // The outbox reminder publishes what was stored while the broker was away (the stream restarts empty).
-        await Poll.UntilAsync(() => _f.EventsOf(a).Select(e => e.GetProperty("sequence").GetInt64()).Distinct().Count() == 5, "events 3-5 after the broker came back", 40);
+        await Poll.UntilAsync(() => _f.EventsOf(a).Select(e => e.GetProperty("sequence").GetInt64()).Distinct().Count() == 5, "events 3-5 after the broker came back", 90);
         Assert.Equal([1L, 2L, 3L, 4L, 5L], _f.EventsOf(a).Select(e => e.GetProperty("sequence").GetInt64()).Distinct().Order());
     }
 }
