@@ -176,4 +176,51 @@ public sealed class LedgerTests : IAsyncLifetime
         await Poll.UntilAsync(() => _f.EventsOf(a).Select(e => e.GetProperty("sequence").GetInt64()).Distinct().Count() == 5, "events 3-5 after the broker came back", 90);
         Assert.Equal([1L, 2L, 3L, 4L, 5L], _f.EventsOf(a).Select(e => e.GetProperty("sequence").GetInt64()).Distinct().Order());
     }
+
+    [Fact]
+    public async Task ReusedReference_DifferentCommand_409AndNothingWritten()
+    {
+        var a = await OpenAsync(50m);
+        (await _f.Ledger.PostAsJsonAsync($"accounts/{a}/withdrawals", new { amount = 10m, reference = "ref-1" })).EnsureSuccessStatusCode();
+
+        var sameAgain = await _f.Ledger.PostAsync($"accounts/{a}/withdrawals", new StringContent("{\"amount\":10.00,\"reference\":\"ref-1\"}", System.Text.Encoding.UTF8, "application/json"));
+        var different = await _f.Ledger.PostAsJsonAsync($"accounts/{a}/withdrawals", new { amount = 20m, reference = "ref-1" });
+        var otherKind = await _f.Ledger.PostAsJsonAsync($"accounts/{a}/deposits", new { amount = 10m, reference = "ref-1" });
+
+        Assert.Equal(HttpStatusCode.OK, sameAgain.StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, different.StatusCode);
+        Assert.Equal("reference-reused", (await different.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rule").GetString());
+        Assert.Equal(HttpStatusCode.Conflict, otherKind.StatusCode);
+        Assert.Equal(40m, (await AccountAsync(a)).GetProperty("balance").GetDecimal());
+        Assert.Equal(3, (await LogAsync(a)).Count);
+    }
+
+    [Fact]
+    public async Task Transfer_ReusedReferenceDifferentBody_409_SelfTransfer_400()
+    {
+        var (from, to) = (await OpenAsync(100m), await OpenAsync());
+        (await _f.Ledger.PostAsJsonAsync("transfers", new { fromAccountId = from, toAccountId = to, amount = 10m, reference = $"t-{from}" })).EnsureSuccessStatusCode();
+
+        var reused = await _f.Ledger.PostAsJsonAsync("transfers", new { fromAccountId = from, toAccountId = to, amount = 99m, reference = $"t-{from}" });
+        var self = await _f.Ledger.PostAsJsonAsync("transfers", new { fromAccountId = from, toAccountId = from, amount = 1m, reference = $"s-{from}" });
+
+        Assert.Equal(HttpStatusCode.Conflict, reused.StatusCode);
+        Assert.Equal("reference-reused", (await reused.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rule").GetString());
+        Assert.Equal(HttpStatusCode.BadRequest, self.StatusCode);
+        Assert.True((await self.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty("toAccountId", out _));
+        Assert.Equal(90m, (await AccountAsync(from)).GetProperty("balance").GetDecimal());
+        Assert.Equal(3, (await LogAsync(from)).Count);
+    }
+
+    [Theory]
+    [InlineData("{\"accountId\":\"Bad Id!\",\"owner\":\"a\",\"reference\":\"r\"}", "accountId")]
+    [InlineData("{\"accountId\":\"ok-1\",\"reference\":\"r\"}", "owner")]
+    [InlineData("{\"accountId\":\"ok-2\",\"owner\":\"a\"}", "reference")]
+    public async Task Open_BadCommand_400NamingTheField(string body, string field)
+    {
+        var response = await _f.Ledger.PostAsync("accounts", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True((await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errors").TryGetProperty(field, out _));
+    }
 }

@@ -26,27 +26,27 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
     protected override Task OnActivateAsync() => FlushAsync();
 
     public Task<CommandResult> OpenAsync(OpenRequest request) =>
-        ApplyAsync(request.Reference, state => state is not null
+        ApplyAsync(request.Reference, $"open|{request.Owner}", state => state is not null
             ? Decision.Reject("already-open", $"account {AccountId} is already open")
             : Decision.Accept(new LedgerEvent(EventKinds.AccountOpened, AccountId, 1, null, request.Reference, DateTimeOffset.UtcNow, Owner: request.Owner)));
 
     public Task<CommandResult> DepositAsync(MoneyRequest request) =>
-        ApplyAsync(request.Reference, state => Open(state, s => Decision.Accept(Next(s, EventKinds.Deposited, request.Amount, request.Reference))));
+        ApplyAsync(request.Reference, $"deposit|{Money(request.Amount)}", state => Open(state, s => Decision.Accept(Next(s, EventKinds.Deposited, request.Amount, request.Reference))));
 
     public Task<CommandResult> WithdrawAsync(MoneyRequest request) =>
-        ApplyAsync(request.Reference, state => Open(state, s => Covers(s, request.Amount)
+        ApplyAsync(request.Reference, $"withdraw|{Money(request.Amount)}", state => Open(state, s => Covers(s, request.Amount)
             ?? Decision.Accept(Next(s, EventKinds.Withdrawn, request.Amount, request.Reference))));
 
     public Task<CommandResult> DebitForTransferAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, state => Open(state, s => Covers(s, leg.Amount)
+        ApplyAsync(leg.Reference, $"debit|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s => Covers(s, leg.Amount)
             ?? Decision.Accept(Next(s, EventKinds.TransferDebited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId })));
 
     public Task<CommandResult> CreditForTransferAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, state => Open(state, s =>
+        ApplyAsync(leg.Reference, $"credit|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s =>
             Decision.Accept(Next(s, EventKinds.TransferCredited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId })));
 
     public Task<CommandResult> CompensateAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, state => Open(state, s =>
+        ApplyAsync(leg.Reference, $"compensate|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s =>
             Decision.Accept(Next(s, EventKinds.TransferCompensated, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId, Reason = leg.Reason })));
 
     public async Task<AccountView?> GetAsync()
@@ -70,12 +70,15 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
     public Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period) =>
         reminderName == OutboxReminder ? FlushAsync() : Task.CompletedTask;
 
-    private async Task<CommandResult> ApplyAsync(string reference, Func<AccountState?, Decision> decide)
+    private async Task<CommandResult> ApplyAsync(string reference, string fingerprint, Func<AccountState?, Decision> decide)
     {
-        var prior = await StateManager.TryGetStateAsync<CommandResult>(ReferenceKey(reference));
+        var prior = await StateManager.TryGetStateAsync<StoredOutcome>(ReferenceKey(reference));
         if (prior.HasValue)
         {
-            return prior.Value;
+            // The same command again gets its first outcome; a different command under a used reference is refused.
+            return prior.Value.Fingerprint == fingerprint
+                ? prior.Value.Result
+                : CommandResult.Rejected("reference-reused", $"reference {reference} was already used for a different command on account {AccountId}", null);
         }
 
         var current = await StateManager.TryGetStateAsync<AccountState>(AccountKey);
@@ -92,7 +95,7 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         await RegisterReminderAsync(OutboxReminder, [], TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         await StateManager.SetStateAsync(EventKey(e.Sequence), e);
         await StateManager.SetStateAsync(AccountKey, next);
-        await StateManager.SetStateAsync(ReferenceKey(reference), result);
+        await StateManager.SetStateAsync(ReferenceKey(reference), new StoredOutcome(fingerprint, result));
         await StateManager.SaveStateAsync();
         LogAccepted(logger, e.Kind, AccountId, e.Sequence);
         await FlushAsync();
@@ -136,6 +139,9 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         }
     }
 
+    /// <summary>Amounts in fingerprints: 10 and 10.00 are the same command.</summary>
+    private static string Money(decimal amount) => amount.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+
     private LedgerEvent Next(AccountState s, string kind, decimal amount, string reference) =>
         new(kind, AccountId, s.Sequence + 1, amount, reference, DateTimeOffset.UtcNow);
 
@@ -144,6 +150,9 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
 
     private static Decision? Covers(AccountState s, decimal amount) =>
         s.Balance >= amount ? null : Decision.Reject("insufficient-funds", $"balance {s.Balance} does not cover {amount}");
+
+    /// <summary>What a reference key holds: the command it was used for, and that command's outcome.</summary>
+    internal sealed record StoredOutcome(string Fingerprint, CommandResult Result);
 
     private sealed record Decision(LedgerEvent? Event, string? Error, string? Detail)
     {

@@ -32,6 +32,11 @@ internal sealed class TransferActor(ActorHost host) : Actor(host), ITransferActo
         var existing = await StateManager.TryGetStateAsync<Progress>(Key);
         if (existing.HasValue)
         {
+            if (existing.Value.Request != request)
+            {
+                return new TransferResult(Id.GetId(), "rejected", "reference-reused", $"reference {Id.GetId()} was already used for a different transfer");
+            }
+
             return existing.Value.Result ?? await RunAsync(existing.Value);
         }
 
