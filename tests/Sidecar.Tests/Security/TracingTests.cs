@@ -62,27 +62,7 @@ public sealed class TracingTests
     public async Task OtlpEndpointConfigured_SpansExported_WithTheAppId()
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
-        var batches = new ConcurrentQueue<byte[]>();
-        var collector = await cluster.StartAppAsync("collector", (web, _) => web.MapPost("/v1/traces", async (HttpRequest r) =>
-        {
-            using var ms = new MemoryStream();
-            await r.Body.CopyToAsync(ms);
-            batches.Enqueue(ms.ToArray());
-            return Results.Ok();
-        }), dapr: false);
-        var config = cluster.WriteFile("tracing.yaml", $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Configuration
-            metadata:
-              name: tracing
-            spec:
-              tracing:
-                samplingRate: "1"
-                otel:
-                  endpointAddress: "127.0.0.1:{collector.Port}"
-                  isSecure: false
-                  protocol: http
-            """);
+        var (batches, config) = await StartCollectorAsync(cluster);
         await cluster.StartAsync("pricing", (web, _) => web.MapPost("/quote", () => Results.Ok()));
         var orders = await cluster.StartSidecarAsync("orders-traced", configure: o => o with { ConfigPath = config });
         using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
@@ -98,27 +78,7 @@ public sealed class TracingTests
     {
         // web → orders → pricing: each app forwards the traceparent it received, as instrumented apps do.
         await using var cluster = Cluster.Create(Backend.InMemory);
-        var batches = new ConcurrentQueue<byte[]>();
-        var collector = await cluster.StartAppAsync("collector", (web, _) => web.MapPost("/v1/traces", async (HttpRequest r) =>
-        {
-            using var ms = new MemoryStream();
-            await r.Body.CopyToAsync(ms);
-            batches.Enqueue(ms.ToArray());
-            return Results.Ok();
-        }), dapr: false);
-        var config = cluster.WriteFile("tracing.yaml", $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Configuration
-            metadata:
-              name: tracing
-            spec:
-              tracing:
-                samplingRate: "1"
-                otel:
-                  endpointAddress: "127.0.0.1:{collector.Port}"
-                  isSecure: false
-                  protocol: http
-            """);
+        var (batches, config) = await StartCollectorAsync(cluster);
         Func<SidecarOptions, SidecarOptions> traced = o => o with { ConfigPath = config };
         var seen = new ConcurrentQueue<string>();
         await cluster.StartAsync("pricing3", (web, _) => web.MapPost("/quote", (HttpRequest r) =>
@@ -153,5 +113,32 @@ public sealed class TracingTests
             Assert.All(batches.Where(b => Encoding.UTF8.GetString(b).Contains(service, StringComparison.Ordinal)),
                 b => Assert.True(b.AsSpan().IndexOf(traceBytes) >= 0, $"{service} exported a span outside the trace"));
         }
+    }
+
+    /// <summary>An in-process OTLP/HTTP receiver, and a Configuration that sends every span to it.</summary>
+    private static async Task<(ConcurrentQueue<byte[]> Batches, string ConfigPath)> StartCollectorAsync(Cluster cluster)
+    {
+        var batches = new ConcurrentQueue<byte[]>();
+        var collector = await cluster.StartAppAsync("collector", (web, _) => web.MapPost("/v1/traces", async (HttpRequest r) =>
+        {
+            using var ms = new MemoryStream();
+            await r.Body.CopyToAsync(ms);
+            batches.Enqueue(ms.ToArray());
+            return Results.Ok();
+        }), dapr: false);
+        var config = cluster.WriteFile("tracing.yaml", $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Configuration
+            metadata:
+              name: tracing
+            spec:
+              tracing:
+                samplingRate: "1"
+                otel:
+                  endpointAddress: "127.0.0.1:{collector.Port}"
+                  isSecure: false
+                  protocol: http
+            """);
+        return (batches, config);
     }
 }
