@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
 using Platform.Sidecar.Resources;
@@ -286,9 +285,4 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         {
         }
     }
-}
-
-internal static class HeaderExtensions
-{
-    public static string? ContentType(this HttpContentHeaders? headers) => headers?.ContentType?.ToString();
 }

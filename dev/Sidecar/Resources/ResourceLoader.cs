@@ -1,6 +1,5 @@
 using Platform.Sidecar.PubSub;
 using System.Globalization;
-using System.Text.Json;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -436,14 +435,4 @@ public static class ResourceLoader
             ? seq.Select(x => (x as YamlScalarNode)?.Value ?? throw new ResourceException(file, key, "must be a list of strings")).ToList()
             : throw new ResourceException(file, key, "must be a list");
     }
-
-    internal static JsonElement ToJson(YamlNode node) => JsonSerializer.SerializeToElement(ToObject(node));
-
-    private static object? ToObject(YamlNode node) => node switch
-    {
-        YamlScalarNode s => s.Value,
-        YamlSequenceNode q => q.Select(ToObject).ToList(),
-        YamlMappingNode m => m.Children.ToDictionary(kv => ((YamlScalarNode)kv.Key).Value!, kv => ToObject(kv.Value)),
-        _ => null,
-    };
 }

@@ -88,12 +88,12 @@ public sealed class ResourceLoaderTests : IDisposable
         Assert.Empty(ResourceLoader.Load([_dir], "orders").Components);
     }
 
-    [Fact]
-    public void Load_SecretKeyRef_ResolvedFromLocalFileStore()
+    /// <summary>A local file secret store holding <paramref name="secrets"/>, and a Redis state store whose password comes from it.</summary>
+    private string WithSecretRef(string secrets, string secretName)
     {
-        File.WriteAllText(Path.Combine(_dir, "secrets.json"), """{"redis": {"password": "s3cret"}}""");
+        File.WriteAllText(Path.Combine(_dir, "secrets.json"), secrets);
         File.WriteAllText(Path.Combine(_dir, "secretstore.yaml"), Yaml.Component("localsecrets", "secretstores.local.file", ("secretsFile", Path.Combine(_dir, "secrets.json"))));
-        File.WriteAllText(Path.Combine(_dir, "state.yaml"), """
+        return $"""
             apiVersion: dapr.io/v1alpha1
             kind: Component
             metadata:
@@ -106,11 +106,17 @@ public sealed class ResourceLoaderTests : IDisposable
                   value: localhost:6379
                 - name: redisPassword
                   secretKeyRef:
-                    name: redis:password
-                    key: redis:password
+                    name: {secretName}
+                    key: {secretName}
             auth:
               secretStore: localsecrets
-            """);
+            """;
+    }
+
+    [Fact]
+    public void Load_SecretKeyRef_ResolvedFromLocalFileStore()
+    {
+        File.WriteAllText(Path.Combine(_dir, "state.yaml"), WithSecretRef("""{"redis": {"password": "s3cret"}}""", "redis:password"));
 
         var state = ResourceLoader.Load([_dir], "orders").Components.Single(c => c.Name == "statestore");
 
@@ -120,25 +126,7 @@ public sealed class ResourceLoaderTests : IDisposable
     [Fact]
     public void Load_SecretKeyRefToMissingSecret_NamesIt()
     {
-        File.WriteAllText(Path.Combine(_dir, "secrets.json"), "{}");
-        File.WriteAllText(Path.Combine(_dir, "secretstore.yaml"), Yaml.Component("localsecrets", "secretstores.local.file", ("secretsFile", Path.Combine(_dir, "secrets.json"))));
-        var e = LoadFails("""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: statestore
-            spec:
-              type: state.redis
-              version: v1
-              metadata:
-                - name: redisHost
-                  value: localhost:6379
-                - name: redisPassword
-                  secretKeyRef:
-                    name: nope
-            auth:
-              secretStore: localsecrets
-            """);
+        var e = LoadFails(WithSecretRef("{}", "nope"));
         Assert.Equal("spec.metadata[redisPassword].secretKeyRef", e.Field);
     }
 
