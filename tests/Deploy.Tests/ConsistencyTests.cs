@@ -56,7 +56,16 @@ public sealed class ConsistencyTests
             "overlays/redis: Configuration/platform: trust domain differs from the local configuration's"),
         ["locally denied caller allowed"] = (s => s.Components["local"].OfKind("Configuration").Single()["spec"]!["accessControl"]!["policies"] =
                 new JsonArray(new JsonObject { ["appId"] = "live", ["defaultAction"] = "deny" }),
-            "overlays/redis: 'live' is denied by the local configuration but allowed here"),
+            "overlays/redis: 'live' may invoke here but the local configuration does not let it"),
+        ["local default deny without the caller"] = (s =>
+            {
+                var acl = s.Components["kafka"].OfKind("Configuration").Single()["spec"]!["accessControl"]!;
+                acl["defaultAction"] = "deny";
+                acl["policies"] = new JsonArray(
+                    new JsonObject { ["appId"] = "balances", ["defaultAction"] = "allow" },
+                    new JsonObject { ["appId"] = "live", ["defaultAction"] = "allow" });
+            },
+            "overlays/pulsar: 'routing' may invoke here but the local configuration does not let it"),
         ["config annotation"] = (s => Workload(s, "redis", "solver").PodAnnotations()["dapr.io/config"] = "platform-solvers",
             "overlays/redis: Deployment/solver: dapr.io/config 'platform-solvers' is not a Configuration here"),
         ["concurrency cap lost"] = (s => Workload(s, "kafka", "solver").PodAnnotations().Remove("dapr.io/app-max-concurrency"),

@@ -234,7 +234,7 @@ public static class Consistency
                     "redis-streams" => ((string?)m["stream"], (string?)m["consumerGroup"]),
                     "kafka" => ((string?)m["topic"], (string?)m["consumerGroup"]),
                     "pulsar" => (((string?)m["topic"])?.Split('/').Last(), (string?)m["subscription"]),
-                    var other => (null, null),
+                    _ => (null, null),
                 };
                 if (topic != consumer.Topic)
                 {
@@ -305,12 +305,15 @@ public static class Consistency
 
         var allowedAnywhere = configs.Values.SelectMany(c => c["spec"]?["accessControl"]?["policies"].Objects() ?? [])
             .Where(p => (string?)p["defaultAction"] == "allow").Select(p => (string)p["appId"]!).ToHashSet();
-        foreach (var denied in localConfigs.SelectMany(c => c["spec"]?["accessControl"]?["policies"].Objects() ?? [])
-                     .Where(p => (string?)p["defaultAction"] == "deny").Select(p => (string)p["appId"]!).Distinct())
+        foreach (var local in localConfigs)
         {
-            if (allowedAnywhere.Contains(denied))
+            var policies = local["spec"]?["accessControl"]?["policies"].Objects().ToList() ?? [];
+            var localDefault = (string?)local["spec"]?["accessControl"]?["defaultAction"] ?? "allow";
+            bool LocallyAllowed(string app) =>
+                ((string?)policies.FirstOrDefault(p => (string?)p["appId"] == app)?["defaultAction"] ?? localDefault) == "allow";
+            foreach (var caller in allowedAnywhere.Where(c => !LocallyAllowed(c)).Order())
             {
-                yield return $"'{denied}' is denied by the local configuration but allowed here";
+                yield return $"'{caller}' may invoke here but the local configuration does not let it";
             }
         }
     }

@@ -34,9 +34,9 @@ public sealed class SchemaChecker(JsonObject schema, bool closedByDefault)
 
     private void Check(JsonObject s, JsonNode? value, string path, List<string> errors)
     {
-        foreach (var keyword in s.Select(kv => kv.Key).Where(k => !Known.Contains(k)))
+        if (s.Select(kv => kv.Key).FirstOrDefault(k => !Known.Contains(k)) is { } unknown)
         {
-            throw new NotSupportedException($"schema keyword '{keyword}' at {path} is not implemented by this checker");
+            throw new NotSupportedException($"schema keyword '{unknown}' at {path} is not implemented by this checker");
         }
 
         if (value is null)
