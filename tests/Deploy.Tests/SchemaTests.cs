@@ -58,9 +58,9 @@ public sealed class SchemaTests
     public void Check_UnquotedKedaTriggerValue_IsNotAString()
     {
         var scaler = Kustomize.Overlay("redis").Single("ScaledObject", "balances");
-        scaler["spec"]!["triggers"]![0]!["metadata"]!["pendingEntriesCount"] = 50;
+        scaler["spec"]!["triggers"]![0]!["metadata"]!["lagCount"] = 50;
 
-        Assert.Contains(Schemas.Check(scaler), p => p.Contains("pendingEntriesCount: expected string", StringComparison.Ordinal));
+        Assert.Contains(Schemas.Check(scaler), p => p.Contains("lagCount: expected string", StringComparison.Ordinal));
     }
 
     [Fact]

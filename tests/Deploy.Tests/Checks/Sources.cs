@@ -19,7 +19,7 @@ public sealed record Sources(
         Yaml.ParseFile(Repo.Path("dapr.yaml")),
         Directory.GetDirectories(Repo.Path("components")).Order().ToDictionary(
             d => Path.GetFileName(d),
-            d => Directory.GetFiles(d, "*.yaml").Order().Select(Yaml.ParseFile).ToList()),
+            d => Directory.GetFiles(d, "*.yaml").Order().SelectMany(f => Yaml.ParseAll(File.ReadAllText(f))).ToList()),
         Kustomize.Overlays.ToDictionary(b => b, b => Kustomize.Overlay(b).ToList()),
         Contract.NotYetInTye);
 }
