@@ -66,6 +66,8 @@ public sealed class ConsistencyTests
                     new JsonObject { ["appId"] = "live", ["defaultAction"] = "allow" });
             },
             "overlays/pulsar: 'routing' may invoke here but the local configuration does not let it"),
+        ["access control namespace"] = (s => s.Overlays["kafka"].Single("Configuration", "platform-routing")["spec"]!["accessControl"]!["policies"]![0]!["namespace"] = "default",
+            "overlays/kafka: Configuration/platform-routing: the policy for 'live' names namespace 'default', the apps run in 'platform'"),
         ["config annotation"] = (s => Workload(s, "redis", "solver").PodAnnotations()["dapr.io/config"] = "platform-solvers",
             "overlays/redis: Deployment/solver: dapr.io/config 'platform-solvers' is not a Configuration here"),
         ["concurrency cap lost"] = (s => Workload(s, "kafka", "solver").PodAnnotations().Remove("dapr.io/app-max-concurrency"),

@@ -289,6 +289,16 @@ public static class Consistency
 
         foreach (var config in configs.Values)
         {
+            // A policy matches callers by namespace too: it must be the one the callers are deployed to.
+            var ns = (string?)config["metadata"]?["namespace"];
+            foreach (var policy in config["spec"]?["accessControl"]?["policies"].Objects() ?? [])
+            {
+                if ((string?)policy["namespace"] != ns)
+                {
+                    yield return $"{config.Id()}: the policy for '{policy["appId"]}' names namespace '{policy["namespace"]}', the apps run in '{ns}'";
+                }
+            }
+
             foreach (var local in localConfigs)
             {
                 if ((string?)config["spec"]?["accessControl"]?["trustDomain"] != (string?)local["spec"]?["accessControl"]?["trustDomain"])
