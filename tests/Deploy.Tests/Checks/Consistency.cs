@@ -210,6 +210,7 @@ public static class Consistency
     private static IEnumerable<string> Scalers(List<JsonObject> objects)
     {
         var scaled = objects.OfKind("ScaledObject").ToList();
+        var pubsub = objects.OfKind("Component").FirstOrDefault(c => c.Name() == "pubsub");
         foreach (var app in Contract.ScaledConsumers.Keys.Except(scaled.Select(so => (string?)so["spec"]?["scaleTargetRef"]?["name"] ?? "")))
         {
             yield return $"no ScaledObject scales '{app}'";
@@ -241,6 +242,16 @@ public static class Consistency
                     yield return $"{so.Id()}: {trigger["type"]} trigger watches topic '{topic}', {app} reads '{consumer.Topic}'";
                 }
 
+                if (BrokerAddress(pubsub, (string?)trigger["type"]) is { } expected && ServerOf(Address(trigger)) != ServerOf(expected))
+                {
+                    yield return $"{so.Id()}: {trigger["type"]} trigger reads {Address(trigger)}, the pubsub component uses {expected}";
+                }
+
+                if ((string?)trigger["type"] == "pulsar" && PulsarTopicPrefix(pubsub) is { } prefix && ((string?)m["topic"])?.StartsWith(prefix, StringComparison.Ordinal) is not true)
+                {
+                    yield return $"{so.Id()}: pulsar trigger topic {m["topic"]} is not under the component's {prefix}";
+                }
+
                 if (group != app)
                 {
                     yield return $"{so.Id()}: {trigger["type"]} trigger watches consumer group '{group}', Dapr's consumer id is the app-id '{app}'";
@@ -248,6 +259,31 @@ public static class Consistency
             }
         }
     }
+
+    private static string? Address(JsonObject trigger)
+    {
+        var m = trigger["metadata"];
+        return (string?)m?["address"] ?? (string?)m?["bootstrapServers"] ?? (string?)m?["adminURL"];
+    }
+
+    private static string? BrokerAddress(JsonObject? pubsub, string? triggerType) => pubsub is null ? null : triggerType switch
+    {
+        "redis-streams" => pubsub.MetadataValue("redisHost"),
+        "kafka" => pubsub.MetadataValue("brokers"),
+        "pulsar" => pubsub.MetadataValue("host"),
+        _ => null,
+    };
+
+    /// <summary>The server an address names: its host's first DNS label (a Service name), without scheme or port.</summary>
+    private static string? ServerOf(string? address)
+    {
+        var host = address?.Split("://").Last().Split(',')[0].Split(':')[0].Split('/')[0];
+        return host?.Split('.')[0];
+    }
+
+    private static string? PulsarTopicPrefix(JsonObject? pubsub) =>
+        pubsub is null || (string?)pubsub["spec"]?["type"] != "pubsub.pulsar" ? null
+        : $"{(pubsub.MetadataValue("persistent") == "false" ? "non-persistent" : "persistent")}://{pubsub.MetadataValue("tenant") ?? "public"}/{pubsub.MetadataValue("namespace") ?? "default"}/";
 
     /// <summary>
     /// The callee's Configuration lets in exactly its callers (Dapr applies access control in the called app's
