@@ -49,7 +49,8 @@ public static class Consistency
 
         foreach (var (app, port) in tye)
         {
-            if ((string?)daprApps[app]?["app-id"] != app)
+            // Tye's Dapr extension defaults a service's app-id to its name; only an explicit different one disagrees.
+            if (daprApps[app]?["app-id"] is JsonValue id && (string?)id != app)
             {
                 yield return $"tye.yaml: the dapr extension gives service '{app}' app-id '{(string?)daprApps[app]?["app-id"]}'";
             }
@@ -70,7 +71,7 @@ public static class Consistency
         }
     }
 
-    /// <summary>Every components/&lt;set&gt; has the same component names, resiliency and configuration basics.</summary>
+    /// <summary>Every components/&lt;set&gt; has the contract's component names, sane scopes, and its broker's pub/sub type.</summary>
     private static IEnumerable<string> LocalComponents(Sources s)
     {
         foreach (var (set, objects) in s.Components)
