@@ -19,6 +19,16 @@ public sealed class SchemaTests
     }
 
     [Fact]
+    public void KeptSchemas_AreOnlyForRenderedKinds()
+    {
+        var rendered = Kustomize.Overlays.SelectMany(Kustomize.Overlay).Select(o => (o.ApiVersion(), o.Kind())).ToHashSet();
+        var keptFiles = Directory.GetFiles(Repo.Schemas("kubernetes")).Concat(Directory.GetFiles(Repo.Schemas("crds"))).Count();
+
+        Assert.Empty(Schemas.Kinds.Where(k => !rendered.Contains(k)));
+        Assert.Equal(Schemas.Kinds.Count, keptFiles);
+    }
+
+    [Fact]
     public void Check_MisspeltContainerField_IsAnUnknownField()
     {
         var deployment = Kustomize.Render("base").Single("Deployment", "ledger");

@@ -30,6 +30,9 @@ public static class Schemas
 
     private static readonly ConcurrentDictionary<string, SchemaChecker> Loaded = new();
 
+    /// <summary>The (apiVersion, kind) pairs a schema is kept for.</summary>
+    public static IReadOnlyCollection<(string ApiVersion, string Kind)> Kinds => Files.Keys;
+
     /// <summary>Problems of one object: its schema's violations, or that no schema is kept for its kind.</summary>
     public static IReadOnlyList<string> Check(JsonObject o)
     {
