@@ -11,10 +11,22 @@ public sealed class WorkloadResult
 {
     public int Accepted;
     public int Refused;
-    public int Retried;
     public ConcurrentDictionary<string, int> RefusalsByRule { get; } = new();
     public ConcurrentQueue<string> Unexpected { get; } = new();
     public ConcurrentDictionary<string, string> TransferOutcomes { get; } = new();
+
+    /// <summary>Commands that got no answer from the ledger (with <see cref="InDoubt.Record"/>): path and body, to send again.</summary>
+    public ConcurrentQueue<(string Path, object Body)> InDoubt { get; } = new();
+}
+
+/// <summary>What a client does when the ledger gives no answer (a transport error or a 5xx from the sidecar).</summary>
+public enum InDoubt
+{
+    /// <summary>Count it as unexpected: nothing is being killed.</summary>
+    Fail,
+
+    /// <summary>Keep it for later and go on.</summary>
+    Record,
 }
 
 /// <summary>
@@ -26,6 +38,7 @@ public sealed class WorkloadResult
 public sealed class LedgerWorkload(HttpClient ledger, IReadOnlyList<string> accounts, int seed)
 {
     private int _sent;
+    private volatile bool _stopped;
 
     /// <summary>Commands answered so far (watched by tests that kill processes mid-run).</summary>
     public int Completed => Volatile.Read(ref _completed);
@@ -48,16 +61,19 @@ public sealed class LedgerWorkload(HttpClient ledger, IReadOnlyList<string> acco
         return ids;
     }
 
-    public async Task<WorkloadResult> RunAsync(int commands, int clients, bool transfersOnly = false, bool retryInDoubt = false)
+    /// <summary>No new commands from now on; those in flight finish.</summary>
+    public void Stop() => _stopped = true;
+
+    public async Task<WorkloadResult> RunAsync(int commands, int clients, bool transfersOnly = false, InDoubt inDoubt = InDoubt.Fail)
     {
         var result = new WorkloadResult();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(c => Task.Run(async () =>
         {
             var random = new Random(seed * 1000 + c);
-            while (Interlocked.Increment(ref _sent) is var n && n <= commands)
+            while (!_stopped && Interlocked.Increment(ref _sent) is var n && n <= commands)
             {
                 var (path, body, kind) = Next(random, n, transfersOnly);
-                await SendAsync(path, body, kind, result, retryInDoubt);
+                await SendAsync(path, body, kind, result, inDoubt);
                 Interlocked.Increment(ref _completed);
             }
         })));
@@ -87,59 +103,54 @@ public sealed class LedgerWorkload(HttpClient ledger, IReadOnlyList<string> acco
 
     private static decimal Cents(Random random, int min, int max) => random.Next(min, max) / 100m;
 
-    private async Task SendAsync(string path, object body, string kind, WorkloadResult result, bool retryInDoubt)
+    /// <summary>Sends one command and files its answer.</summary>
+    public async Task SendAsync(string path, object body, string kind, WorkloadResult result, InDoubt inDoubt)
     {
-        for (var attempt = 1; ; attempt++)
+        HttpResponseMessage response;
+        try
         {
-            HttpResponseMessage response;
-            try
-            {
-                response = await ledger.PostAsJsonAsync(path, body);
-            }
-            catch (Exception e) when (retryInDoubt && e is HttpRequestException or TaskCanceledException && attempt < 200)
-            {
-                Interlocked.Increment(ref result.Retried);
-                await Task.Delay(100);
-                continue;
-            }
+            response = await ledger.PostAsJsonAsync(path, body);
+        }
+        catch (Exception e) when (inDoubt == InDoubt.Record && e is HttpRequestException or TaskCanceledException)
+        {
+            result.InDoubt.Enqueue((path, body));
+            return;
+        }
 
-            using (response)
+        using (response)
+        {
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode)
             {
-                var text = await response.Content.ReadAsStringAsync();
-                if (response.IsSuccessStatusCode)
+                Interlocked.Increment(ref result.Accepted);
+                if (kind == "transfer")
                 {
-                    Interlocked.Increment(ref result.Accepted);
-                    if (kind == "transfer")
-                    {
-                        result.TransferOutcomes[Reference(body)] = JsonDocument.Parse(text).RootElement.GetProperty("status").GetString()!;
-                    }
-
-                    return;
+                    result.TransferOutcomes[Reference(body)] = JsonDocument.Parse(text).RootElement.GetProperty("status").GetString()!;
                 }
 
-                if (response.StatusCode == HttpStatusCode.Conflict && IsCleanProblem(response, text, out var rule))
-                {
-                    Interlocked.Increment(ref result.Refused);
-                    result.RefusalsByRule.AddOrUpdate(rule, 1, (_, v) => v + 1);
-                    if (kind == "transfer")
-                    {
-                        result.TransferOutcomes[Reference(body)] = "rejected";
-                    }
-
-                    return;
-                }
-
-                if (retryInDoubt && (int)response.StatusCode >= 500 && attempt < 200)
-                {
-                    // No answer from the ledger itself (its sidecar could not reach it): in doubt, send it again.
-                    Interlocked.Increment(ref result.Retried);
-                    await Task.Delay(100);
-                    continue;
-                }
-
-                result.Unexpected.Enqueue(string.Create(CultureInfo.InvariantCulture, $"{kind} {path}: {(int)response.StatusCode} {response.Content.Headers.ContentType} {text}"));
                 return;
             }
+
+            if (response.StatusCode == HttpStatusCode.Conflict && IsCleanProblem(response, text, out var rule))
+            {
+                Interlocked.Increment(ref result.Refused);
+                result.RefusalsByRule.AddOrUpdate(rule, 1, (_, v) => v + 1);
+                if (kind == "transfer")
+                {
+                    result.TransferOutcomes[Reference(body)] = "rejected";
+                }
+
+                return;
+            }
+
+            if (inDoubt == InDoubt.Record && (int)response.StatusCode >= 500)
+            {
+                // No answer from the ledger itself (its sidecar could not reach it): the command may or may not have happened.
+                result.InDoubt.Enqueue((path, body));
+                return;
+            }
+
+            result.Unexpected.Enqueue(string.Create(CultureInfo.InvariantCulture, $"{kind} {path}: {(int)response.StatusCode} {response.Content.Headers.ContentType} {text}"));
         }
     }
 
