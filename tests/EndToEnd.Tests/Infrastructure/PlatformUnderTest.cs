@@ -28,6 +28,8 @@ public sealed class PlatformUnderTest : IAsyncDisposable
     private readonly Dictionary<string, HttpClient> _clients = [];
     private Sidecar.Sidecar _ledgerSidecar = null!;
     private Redis _redis = null!;
+    private WebApplication? _observer;
+    private int _observerPort;
 
     public ServiceProcess Ledger { get; private set; } = null!;
 
@@ -37,6 +39,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
 
     /// <summary>Every delivery of <c>ledger</c> to the observer, duplicates included (delivery is at least once).</summary>
     public ConcurrentQueue<JsonElement> LedgerDeliveries { get; } = new();
+
+    /// <summary>When the observer first got each (account, sequence) of <c>ledger</c>, by the wall clock.</summary>
+    public ConcurrentDictionary<(string AccountId, long Sequence), DateTimeOffset> FirstDelivered { get; } = new();
 
     /// <summary>Every delivery of <c>alerts</c> to the observer.</summary>
     public ConcurrentQueue<JsonElement> AlertDeliveries { get; } = new();
@@ -91,8 +96,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
             """));
         var registry = Directory.CreateDirectory(Path.Combine(_root, "registry")).FullName;
 
-        var observerPort = await StartObserverAsync();
-        var observer = await StartSidecarAsync("observer", observerPort, components, registry);
+        _observerPort = Ports.Free();
+        await StartObserverAsync();
+        var observer = await StartSidecarAsync("observer", _observerPort, components, registry);
 
         var ledgerPort = Ports.Free();
         _ledgerSidecar = await StartSidecarAsync("ledger", ledgerPort, components, registry);
@@ -124,10 +130,22 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         await observer.Ready.WaitAsync(TimeSpan.FromSeconds(30));
     }
 
-    private async Task<int> StartObserverAsync()
+    /// <summary>Stops the observer app (its sidecar stays, so deliveries to it queue up as for a crashed consumer).</summary>
+    public async Task StopObserverAsync()
+    {
+        if (_observer is { } web)
+        {
+            _observer = null;
+            await web.StopAsync();
+            await web.DisposeAsync();
+        }
+    }
+
+    /// <summary>Starts the observer app on its port (again).</summary>
+    public async Task StartObserverAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://127.0.0.1:{_observerPort}");
         builder.Logging.ClearProviders();
         var web = builder.Build();
         web.MapGet("/dapr/subscribe", () => Results.Json(new[]
@@ -137,7 +155,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         }));
         web.MapPost("/ledger", async (HttpRequest r) =>
         {
-            LedgerDeliveries.Enqueue(await DataOf(r));
+            var data = await DataOf(r);
+            LedgerDeliveries.Enqueue(data);
+            FirstDelivered.TryAdd((data.GetProperty("accountId").GetString()!, data.GetProperty("sequence").GetInt64()), DateTimeOffset.UtcNow);
             return Results.Ok();
         });
         web.MapPost("/alerts", async (HttpRequest r) =>
@@ -147,8 +167,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         });
         web.MapGet("/alive", () => Results.Ok());
         await web.StartAsync();
-        _owned.Add(web);
-        return new Uri(web.Urls.First()).Port;
+        _observer = web;
 
         static async Task<JsonElement> DataOf(HttpRequest r) =>
             (await JsonSerializer.DeserializeAsync<JsonElement>(r.Body)).GetProperty("data").Clone();
@@ -229,6 +248,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         }
 
         // Apps first, then their sidecars, then Redis.
+        await StopObserverAsync();
         for (var i = _owned.Count - 1; i >= 0; i--)
         {
             await _owned[i].DisposeAsync();
