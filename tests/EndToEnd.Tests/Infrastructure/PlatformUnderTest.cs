@@ -122,7 +122,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         }
 
         await Task.WhenAll(started.Select(s => s.Item1.StartAsync()));
-        foreach (var (service, sidecar) in started)
+        foreach (var (_, sidecar) in started)
         {
             await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(60));
         }
