@@ -138,13 +138,13 @@ public sealed class Annealer
         var budgetTicks = (long)(settings.Budget.TotalSeconds * Stopwatch.Frequency);
         var startTicks = Stopwatch.GetTimestamp();
         var maxMoves = settings.MaxMoves ?? long.MaxValue;
-        long count = 0, accepted = 0, reported = 0;
+        long count = 0, accepted = 0, reported = 0, nextCheck = 0;
         var temperature = hot * Math.Pow(ratio, from);
         Span<int> segment = stackalloc int[3];
 
         while (true)
         {
-            if (count % CheckEvery == 0)
+            if (count >= nextCheck)
             {
                 var elapsed = Stopwatch.GetTimestamp() - startTicks;
                 if (elapsed >= budgetTicks || count >= maxMoves || cancellationToken.IsCancellationRequested)
@@ -159,6 +159,8 @@ public sealed class Annealer
                     Interlocked.Add(ref moves.Value, count - reported);
                     reported = count;
                 }
+
+                nextCheck = Math.Min(count + CheckEvery, maxMoves);
             }
 
             count++;
