@@ -25,8 +25,8 @@ public sealed class Annealer
     /// <summary>Largest instance whose full distance matrix is kept (2,500² ints = 25 MB); above it, edges are computed.</summary>
     public const int MatrixLimit = 2500;
 
-    public const double HotFactor = 0.6;
-    public const double ColdFactor = 0.01;
+    public const double HotFactor = 0.4;
+    public const double ColdFactor = 0.005;
 
     private const int CheckEvery = 256;
 
