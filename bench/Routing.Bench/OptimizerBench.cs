@@ -123,10 +123,10 @@ public sealed class OptimizerBench(BenchOptions options)
             Console.WriteLine($"strategy {strategy,-12} mean gap over all instances and seeds {gaps.Average():F3}%");
         }
 
-        if (gapsByStrategy.Count == 2)
+        if (gapsByStrategy.Count >= 2)
         {
             var ordered = gapsByStrategy.OrderBy(g => g.Value.Average()).ToList();
-            Console.WriteLine($"winner: {ordered[0].Key}, by {ordered[1].Value.Average() - ordered[0].Value.Average():F3} percentage points of gap");
+            Console.WriteLine($"winner: {ordered[0].Key}, by {ordered[1].Value.Average() - ordered[0].Value.Average():F3} percentage points of gap over {ordered[1].Key}");
         }
 
         if (ratios.Count > 0)

@@ -23,7 +23,10 @@ public static class Strategies
     /// <summary>Every chain restarts each round from the best tour found so far, with its own seed.</summary>
     public const string Restart = "restart";
 
-    public static readonly string[] All = [Independent, Restart];
+    /// <summary>Independent chains for the first half of the budget (diversity), then restarts from the best (intensity).</summary>
+    public const string Hybrid = "hybrid";
+
+    public static readonly string[] All = [Independent, Restart, Hybrid];
 }
 
 /// <summary>A validated job, as the actor stores it.</summary>

@@ -91,7 +91,7 @@ public sealed partial class JobActor(ActorHost host, DaprClient dapr, IHttpClien
         var from = elapsed / budget;
         var to = Math.Min(1, (elapsed.TotalMilliseconds + callMs) / spec.BudgetMs);
         var round = state.Round;
-        var restart = spec.Strategy == Strategies.Restart;
+        var restart = spec.Strategy == Strategies.Restart || (spec.Strategy == Strategies.Hybrid && from >= 0.5);
         var calls = new Task<SolverResult?>[spec.Parallelism];
         for (var k = 0; k < calls.Length; k++)
         {
