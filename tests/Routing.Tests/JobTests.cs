@@ -68,6 +68,7 @@ public sealed class JobTests
     [Theory]
     [InlineData("independent")]
     [InlineData("restart")]
+    [InlineData("hybrid")]
     public async Task Job_ShippedInstance_EndsNearItsBestKnown_CallsAlternateOverReplicas(string strategy)
     {
         await using var cluster = await OptimizerCluster.StartAsync(solvers: 2);

@@ -54,7 +54,7 @@ public static partial class JobsApi
             errors["parallelism"] = [$"between 1 and {limits.MaxParallelism}"];
         }
 
-        var strategy = body.Strategy?.ToLowerInvariant() ?? Strategies.Independent;
+        var strategy = body.Strategy?.ToLowerInvariant() ?? Strategies.Hybrid;
         if (!Strategies.All.Contains(strategy))
         {
             errors["strategy"] = [$"one of: {string.Join(", ", Strategies.All)}"];
