@@ -13,12 +13,22 @@ public sealed class TyeFileTests
     {
         var app = TyeFile.Load(Path.Combine(Repo.Root, "tye.yaml"));
 
-        Assert.Equal(["balances", "hello", "ledger"], app.Services.Select(s => s.Name).Order());
+        Assert.Equal(["balances", "fraud", "hello", "ledger", "routing", "solver"], app.Services.Select(s => s.Name).Order());
         Assert.Equal(app.Services.Count, app.Services.Select(s => s.HttpPort).Distinct().Count());
         foreach (var service in app.Services)
         {
-            Assert.Equal(ServiceKind.Project, service.Kind);
-            Assert.True(File.Exists(app.Resolve(service.Path)), service.Path);
+            if (service.Name == "fraud")
+            {
+                // The Node service: dev/Host runs `npm ci`/`npm run build` in its folder, then `node dist/main.js`.
+                Assert.Equal(ServiceKind.Executable, service.Kind);
+                Assert.True(File.Exists(Path.Combine(app.Resolve(service.WorkingDirectory!), "package.json")));
+            }
+            else
+            {
+                Assert.Equal(ServiceKind.Project, service.Kind);
+                Assert.True(File.Exists(app.Resolve(service.Path)), service.Path);
+            }
+
             var dapr = app.DaprFor(service);
             Assert.NotNull(dapr);
             Assert.Equal(service.Name, dapr.AppId);
