@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Platform.Live.Views;
 
@@ -17,7 +18,7 @@ public sealed record JobView(
     string Status,
     double BestLength,
     int[] Tour,
-    double[][]? Cities,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double[][]? Cities,
     long ElapsedMs,
     long BudgetMs,
     DateTimeOffset UpdatedAt);
@@ -39,13 +40,14 @@ public sealed record Delta(
     long Seq,
     long At,
     string Kind,
-    AccountView? Account = null,
-    AlertView? Alert = null,
-    JobView? Job = null,
-    LoadView? Load = null,
-    Totals? Totals = null)
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AccountView? Account = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] AlertView? Alert = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] JobView? Job = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LoadView? Load = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Totals? Totals = null)
 {
     /// <summary>Whose stream it belongs to; null: everyone's (solver load, a job without an owner).</summary>
+    [JsonIgnore]
     public string? Owner => Account?.Owner ?? Alert?.Owner ?? Job?.Owner;
 }
 
