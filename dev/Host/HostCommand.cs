@@ -74,7 +74,7 @@ internal static class HostCommand
         }
 
         var build = new DotnetBuild(terminal, options.Configuration);
-        if (!options.NoBuild && !await build.BuildAsync(app, stop))
+        if (!options.NoBuild && (!await build.BuildAsync(app, stop) || !await new NodeBuild(terminal).BuildAsync(app, stop)))
         {
             terminal.Host("the build failed: nothing was started");
             return Failed;

@@ -110,6 +110,68 @@ public sealed class HostRunTests : IDisposable
         Assert.Empty(host.ProcessesOfThisRun());
     }
 
+    // A Node package as an executable service (like services/fraud): the host runs `npm ci` (no node_modules yet)
+    // and `npm run build` before starting it, and it answers through its sidecar on the PORT it was given.
+    private string NodeTye(string buildScript)
+    {
+        var package = Directory.CreateDirectory(Path.Combine(_dir.FullName, "pkg"));
+        File.WriteAllText(Path.Combine(package.FullName, "package.json"), $$"""
+            { "name": "node-app", "version": "1.0.0", "private": true, "scripts": { "build": "{{buildScript}}" } }
+            """);
+        File.WriteAllText(Path.Combine(package.FullName, "package-lock.json"), """
+            { "name": "node-app", "version": "1.0.0", "lockfileVersion": 3, "requires": true,
+              "packages": { "": { "name": "node-app", "version": "1.0.0" } } }
+            """);
+        File.WriteAllText(Path.Combine(package.FullName, "build.js"), """
+            const fs = require("fs");
+            fs.mkdirSync("dist", { recursive: true });
+            fs.writeFileSync("dist/app.js", `require("http").createServer((q, r) => r.end("built by npm run build")).listen(+process.env.PORT, "127.0.0.1");`);
+            """);
+        return Write("tye.yaml", $"""
+            name: node-test
+            extensions:
+              - name: dapr
+                components-path: {Path.Combine(Repo.Root, "components", "local")}
+            services:
+              - name: nodeapp
+                executable: node
+                args: dist/app.js
+                workingDirectory: pkg
+                bindings:
+                  - protocol: http
+            """);
+    }
+
+    [Fact]
+    public async Task Run_NodePackage_IsInstalledBuiltAndAnswersThroughItsSidecar()
+    {
+        await using var host = HostProcess.Start("--file", NodeTye("node build.js"), "-c", Repo.Configuration);
+
+        var status = await host.WaitForStatusAsync(s => s.Count == 1 && s["nodeapp-1"].State == "up", "nodeapp up", StartTimeout);
+        Assert.Contains("[host] npm ci --no-audit --no-fund in pkg", host.Lines);
+        Assert.Contains("[host] npm run build in pkg", host.Lines);
+        using var http = new HttpClient();
+        var answer = await http.GetStringAsync(new Uri($"http://127.0.0.1:{status["nodeapp-1"].DaprHttpPort}/v1.0/invoke/nodeapp/method/hi"));
+        Assert.Equal("built by npm run build", answer);
+
+        host.Signal(host.Ignores(HostProcess.SigInt) ? HostProcess.SigTerm : HostProcess.SigInt);
+        Assert.Equal(0, await host.WaitForExitAsync(StopTimeout));
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_NodePackageWhoseBuildFails_ShowsTheErrorAndStartsNothing()
+    {
+        await using var host = HostProcess.Start("--file", NodeTye("node -e \\\"console.error('tsc: error TS2322 in main.ts'); process.exit(2)\\\""), "-c", Repo.Configuration);
+
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains("[host] npm run build in pkg failed (exit code 2):", host.Lines);
+        Assert.Contains(host.Lines, l => l.Contains("tsc: error TS2322 in main.ts", StringComparison.Ordinal));
+        Assert.Contains("[host] the build failed: nothing was started", host.Lines);
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
     [Fact]
     public async Task Run_ProjectThatDoesNotCompile_ShowsTheErrorAndStartsNothing()
     {

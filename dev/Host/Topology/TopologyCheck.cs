@@ -61,7 +61,9 @@ public static class TopologyCheck
                 problems.Add($"{where}: {tyeName} http binding port is {Show(service.HttpPort)} but {daprName} appPort is {Show(app.AppPort)}");
             }
 
-            if (app.AppPort is { } port && !app.Command.Any(a => a.Contains($":{port}", StringComparison.Ordinal)))
+            // A dotnet app is told its port on the command line; any other command gets it from APP_PORT, which
+            // the Dapr CLI sets for the app (as dev/Host does).
+            if (app.AppPort is { } port && app.Command.FirstOrDefault() == "dotnet" && !app.Command.Any(a => a.Contains($":{port}", StringComparison.Ordinal)))
             {
                 problems.Add($"{where}: {daprName} command does not make the app listen on appPort {port} (e.g. \"--urls\", \"http://localhost:{port}\")");
             }

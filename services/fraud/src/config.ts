@@ -19,7 +19,7 @@ export interface RuleSettings {
 }
 
 export interface Settings {
-  /** Where this app listens; `dapr run --app-port` sets APP_PORT. */
+  /** Where this app listens: APP_PORT (`dapr run --app-port` sets it), else PORT (`tye run`), else 3001. */
   appPort: number;
   daprHost: string;
   daprHttpPort: number;
@@ -65,7 +65,8 @@ export function loadSettings(env: Env = process.env): Settings {
   const port = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65_535;
 
   const settings: Settings = {
-    appPort: read("APP_PORT", 3001, port, "a TCP port (1-65535)"),
+    // `dapr run` sets APP_PORT; `tye run` sets PORT for an executable's binding. APP_PORT wins when both are set.
+    appPort: env["APP_PORT"]?.trim() ? read("APP_PORT", 3001, port, "a TCP port (1-65535)") : read("PORT", 3001, port, "a TCP port (1-65535)"),
     daprHost: env["DAPR_HOST"]?.trim() || "127.0.0.1",
     daprHttpPort: read("DAPR_HTTP_PORT", 3500, port, "a TCP port (1-65535)"),
     rules: {

@@ -8,6 +8,12 @@ describe("settings", () => {
     assert.deepEqual(settings, { appPort: 3001, daprHost: "127.0.0.1", daprHttpPort: 3500, rules: defaultRules });
   });
 
+  test("the app port comes from APP_PORT (dapr run), else PORT (tye run)", () => {
+    assert.equal(loadSettings({ PORT: "4100" }).appPort, 4100);
+    assert.equal(loadSettings({ APP_PORT: "4200", PORT: "4100" }).appPort, 4200);
+    assert.throws(() => loadSettings({ PORT: "port" }), /PORT must be a TCP port/);
+  });
+
   test("every threshold comes from its variable", () => {
     const settings = loadSettings({
       APP_PORT: "4000",
