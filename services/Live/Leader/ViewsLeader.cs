@@ -200,24 +200,53 @@ public sealed class ViewsLeader(DaprClient dapr, ILogger<ViewsLeader> logger, Ti
         _outbox.Writer.TryWrite(delta);
     }
 
-    /// <summary>Publishes the deltas in sequence order, retrying each until the broker takes it.</summary>
+    /// <summary>
+    /// Publishes the deltas in sequence order. Whatever queued up while the previous publish was on its way goes
+    /// in one bulk publish (one round trip instead of one per delta, so a slow broker does not make a backlog);
+    /// entries the broker refused are retried. Followers put deltas back in order, so a retried one is fine.
+    /// </summary>
     public async Task PublishAsync(CancellationToken ct)
     {
-        await foreach (var delta in _outbox.Reader.ReadAllAsync(ct))
+        var batch = new List<Delta>(MaxBatch);
+        while (await _outbox.Reader.WaitToReadAsync(ct))
         {
-            for (var attempt = 1; ; attempt++)
+            while (batch.Count < MaxBatch && _outbox.Reader.TryRead(out var delta))
+            {
+                batch.Add(delta);
+            }
+
+            var at = clock.GetUtcNow().ToUnixTimeMilliseconds();
+            var pending = batch.Select(d => d with { At = at }).ToList();
+            batch.Clear();
+            for (var attempt = 1; pending.Count > 0; attempt++)
             {
                 try
                 {
-                    await dapr.PublishEventAsync(Components.ViewsPubSub, Components.ViewsTopic, delta with { At = clock.GetUtcNow().ToUnixTimeMilliseconds() }, ct);
-                    break;
+                    if (pending.Count == 1)
+                    {
+                        await dapr.PublishEventAsync(Components.ViewsPubSub, Components.ViewsTopic, pending[0], ct);
+                        break;
+                    }
+
+                    var response = await dapr.BulkPublishEventAsync(Components.ViewsPubSub, Components.ViewsTopic, pending, cancellationToken: ct);
+                    if (response.FailedEntries.Count == 0)
+                    {
+                        break;
+                    }
+
+                    var failed = response.FailedEntries.Select(f => f.Entry.EventData).ToHashSet();
+                    pending = [.. pending.Where(failed.Contains)];
+                    Log.PublishFailed(logger, pending[0].Seq, attempt, response.FailedEntries[0].ErrorMessage);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
-                    Log.PublishFailed(logger, delta.Seq, attempt, e.Message);
-                    await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * attempt)), clock, ct);
+                    Log.PublishFailed(logger, pending[0].Seq, attempt, e.Message);
                 }
+
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 100 * attempt)), clock, ct);
             }
         }
     }
+
+    private const int MaxBatch = 256;
 }
