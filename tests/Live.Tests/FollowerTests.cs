@@ -111,4 +111,26 @@ public sealed class FollowerTests
         Assert.Empty(after.OfType("snapshot"));
         Assert.Equal([2L, 3L], after.DeltaSeqs());
     }
+
+    [Fact]
+    public async Task LeaderRestarted_ContinuesFromSavedViews_FollowersResyncToItsNewEpoch()
+    {
+        await using var cluster = await LiveCluster.StartAsync(followers: 1);
+        var follower = cluster.Followers.Single();
+        await cluster.OpenAsync("gina-1", "gina");
+        await cluster.DepositAsync("gina-1", 2, 20m);
+        var before = await Poll.UntilAsync(follower.MirrorAsync, m => m.Seq == 2, "the follower at sequence 2");
+
+        await cluster.Leader.RestartAppAsync();
+        await cluster.DepositAsync("gina-1", 3, 2.5m);
+
+        // The restarted leader loaded its saved views (balance 20) and continued; the follower moved to its epoch.
+        var after = await Poll.UntilAsync(follower.MirrorAsync, m => m.Epoch != before.Epoch && m.Seq == 3, "the follower on the new epoch at sequence 3");
+        Assert.Equal(2, after.Resyncs);
+        var snapshot = await cluster.Leader.SnapshotAsync();
+        Assert.Equal(22.5m, Assert.Single(snapshot.Accounts).Balance);
+        await using var gina = follower.Stream("gina");
+        await Poll.UntilAsync(() => gina.OfType("snapshot").Any(), "a snapshot");
+        Assert.Equal(22.5m, gina.OfType("snapshot").First().Data.GetProperty("accounts")[0].GetProperty("balance").GetDecimal());
+    }
 }

@@ -16,15 +16,20 @@ namespace Platform.Live.Tests.Infrastructure;
 /// </summary>
 public sealed class LiveReplica : IAsyncDisposable
 {
-    private readonly WebApplicationFactory<Program> _root;
-    private readonly WebApplicationFactory<Program> _factory;
+    private readonly (string Key, string Value)[] _settings;
+    private readonly int _port;
+    private WebApplicationFactory<Program> _root;
+    private WebApplicationFactory<Program> _factory;
 
-    private LiveReplica(string appId, string name, WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.Sidecar sidecar, int port)
+    private LiveReplica(string appId, string name, WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.Sidecar sidecar, int port,
+        (string Key, string Value)[] settings)
     {
         AppId = appId;
         Name = name;
         _root = root;
         _factory = factory;
+        _port = port;
+        _settings = settings;
         Sidecar = sidecar;
         Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = Timeout.InfiniteTimeSpan };
     }
@@ -47,19 +52,7 @@ public sealed class LiveReplica : IAsyncDisposable
             {
                 AppId = appId, AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry, PodName = name,
             });
-            var root = new WebApplicationFactory<Program>();
-            var factory = root.WithWebHostBuilder(web =>
-            {
-                web.UseSetting("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint);
-                web.UseSetting("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint);
-                foreach (var (key, value) in settings)
-                {
-                    web.UseSetting(key, value);
-                }
-
-                web.ConfigureLogging(logging => logging.ClearProviders());
-            });
-            factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+            var (root, factory) = App(sidecar, port, settings);
             try
             {
                 factory.StartServer();
@@ -71,10 +64,37 @@ public sealed class LiveReplica : IAsyncDisposable
                 continue;
             }
 
-            var replica = new LiveReplica(appId, name, root, factory, sidecar, port);
+            var replica = new LiveReplica(appId, name, root, factory, sidecar, port, settings);
             await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(30));
             return replica;
         }
+    }
+
+    private static (WebApplicationFactory<Program> Root, WebApplicationFactory<Program> Factory) App(Platform.Sidecar.Sidecar sidecar, int port, (string Key, string Value)[] settings)
+    {
+        var root = new WebApplicationFactory<Program>();
+        var factory = root.WithWebHostBuilder(web =>
+        {
+            web.UseSetting("DAPR_HTTP_ENDPOINT", sidecar.HttpEndpoint);
+            web.UseSetting("DAPR_GRPC_ENDPOINT", sidecar.GrpcEndpoint);
+            foreach (var (key, value) in settings)
+            {
+                web.UseSetting(key, value);
+            }
+
+            web.ConfigureLogging(logging => logging.ClearProviders());
+        });
+        factory.UseKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
+        return (root, factory);
+    }
+
+    /// <summary>Stops the app and starts it again on the same port; the sidecar (and its state store) stays, as dev/Host restarts a crashed replica.</summary>
+    public async Task RestartAppAsync()
+    {
+        await _factory.DisposeAsync();
+        await _root.DisposeAsync();
+        (_root, _factory) = App(Sidecar, _port, _settings);
+        _factory.StartServer();
     }
 
     public async Task<MirrorStatus> MirrorAsync() => (await Http.GetFromJsonAsync<MirrorStatus>("mirror", JsonSerializerOptions.Web))!;
