@@ -1,0 +1,3 @@
+using Platform.Routing;
+
+RoutingApp.Build(args).Run();

@@ -1,0 +1,3 @@
+using Platform.Solver;
+
+SolverApp.Build(args).Run();
