@@ -54,7 +54,7 @@ export async function startPlatform({ timeoutMs = 180_000 } = {}) {
 
   const stop = async () => {
     if (host.exitCode !== null) return;
-    try { process.kill(-host.pid, "SIGINT"); } catch { return; }
+    try { process.kill(-host.pid, "SIGTERM"); } catch { return; }
     const timer = setTimeout(() => { try { process.kill(-host.pid, "SIGKILL"); } catch { /* gone */ } }, 20_000);
     await exited;
     clearTimeout(timer);
