@@ -13,6 +13,7 @@ var app = builder.Build();
 app.MapDefaultEndpoints();
 
 // Dapr delivers the ledger stream as CloudEvents: unwrap them, and tell the sidecar what we subscribe to.
+app.UseUnreadableDeliveriesDropped();
 app.UseCloudEvents();
 app.MapSubscribeHandler();
 

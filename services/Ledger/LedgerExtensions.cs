@@ -13,6 +13,8 @@ public static class LedgerExtensions
     public static WebApplicationBuilder AddLedger(this WebApplicationBuilder builder)
     {
         builder.Services.Configure<LedgerOptions>(builder.Configuration.GetSection("Ledger"));
+        // A command is a few hundred bytes: anything much larger is refused (413) before it is read.
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = 256 * 1024);
         builder.Services.AddActors(o =>
         {
             // Each account is an actor: the sidecar runs one call at a time per account, so a balance check and

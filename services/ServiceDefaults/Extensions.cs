@@ -25,7 +25,10 @@ public static class Extensions
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder, string serviceName)
         where TBuilder : IHostApplicationBuilder
     {
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = BadRequestHandler.Describe);
+        // Binding failures throw (instead of a silent bare 400) so BadRequestHandler can say what was wrong.
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddExceptionHandler<BadRequestHandler>();
         // The only client a service uses to reach anything: its own sidecar (DAPR_HTTP_PORT / DAPR_GRPC_PORT).
         builder.Services.AddDaprClient();
 

@@ -135,15 +135,44 @@ public sealed class LedgerTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Transfer_ToMissingAccount_DebitCompensated()
+    public async Task Transfer_ToMissingAccount_RefusedBeforeAnyDebit()
     {
         var from = await OpenAsync(100m);
 
         var response = await _f.Ledger.PostAsJsonAsync("transfers", new { fromAccountId = from, toAccountId = Id(), amount = 40m, reference = $"t-{from}" });
 
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("not-found", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rule").GetString());
+        Assert.Equal(100m, (await AccountAsync(from)).GetProperty("balance").GetDecimal());
+        Assert.Equal(2, (await LogAsync(from)).Count);
+    }
+
+    [Fact]
+    public async Task Transfer_ToClosedAccount_DebitCompensated()
+    {
+        var (from, to) = (await OpenAsync(100m), await OpenAsync());
+        var close = await _f.Ledger.PostAsJsonAsync($"accounts/{to}/close", new { reference = $"close-{to}" });
+        Assert.Equal(HttpStatusCode.OK, close.StatusCode);
+
+        var response = await _f.Ledger.PostAsJsonAsync("transfers", new { fromAccountId = from, toAccountId = to, amount = 40m, reference = $"t-{from}" });
+
         Assert.Equal("compensated", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
         Assert.Equal(100m, (await AccountAsync(from)).GetProperty("balance").GetDecimal());
         Assert.Equal(["TransferDebited", "TransferCompensated"], (await LogAsync(from)).Skip(2).Select(e => e.GetProperty("kind").GetString()));
+        Assert.Equal(["AccountOpened", "AccountClosed"], (await LogAsync(to)).Select(e => e.GetProperty("kind").GetString()));
+    }
+
+    [Fact]
+    public async Task Close_WithMoneyIn_RefusedAndNothingChanges()
+    {
+        var account = await OpenAsync(5m);
+
+        var close = await _f.Ledger.PostAsJsonAsync($"accounts/{account}/close", new { reference = $"close-{account}" });
+
+        Assert.Equal(HttpStatusCode.Conflict, close.StatusCode);
+        Assert.Equal("balance-not-zero", (await close.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("rule").GetString());
+        Assert.False((await AccountAsync(account)).GetProperty("closed").GetBoolean());
+        Assert.Equal(2, (await LogAsync(account)).Count);
     }
 
     [Fact]

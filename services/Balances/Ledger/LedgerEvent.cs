@@ -25,6 +25,7 @@ public sealed record LedgerEvent(
     public const string TransferDebited = nameof(TransferDebited);
     public const string TransferCredited = nameof(TransferCredited);
     public const string TransferCompensated = nameof(TransferCompensated);
+    public const string AccountClosed = nameof(AccountClosed);
 
     /// <summary>The event, or null when it names no account or sequence (nothing could ever apply it).</summary>
     public static LedgerEvent? TryRead(JsonElement json)
@@ -46,12 +47,12 @@ public sealed record LedgerEvent(
     }
 
     /// <summary>
-    /// The signed change to the balance, 0 for AccountOpened, or null when the event cannot move money: an unknown
+    /// The signed change to the balance, 0 for AccountOpened and AccountClosed, or null when the event cannot move money: an unknown
     /// kind, or a money kind without a positive amount.
     /// </summary>
     public decimal? Effect() => Kind switch
     {
-        AccountOpened => Money.Zero,
+        AccountOpened or AccountClosed => Money.Zero,
         Deposited or TransferCredited or TransferCompensated when Amount > 0 => Money.Of(Amount.Value),
         Withdrawn or TransferDebited when Amount > 0 => -Money.Of(Amount.Value),
         _ => null,

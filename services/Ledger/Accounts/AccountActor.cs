@@ -49,10 +49,16 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         ApplyAsync(leg.Reference, $"compensate|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s =>
             Decision.Accept(Next(s, EventKinds.TransferCompensated, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId, Reason = leg.Reason })));
 
+    /// <summary>Only an empty account can be closed, so closing never makes money disappear.</summary>
+    public Task<CommandResult> CloseAsync(CloseRequest request) =>
+        ApplyAsync(request.Reference, "close", state => Open(state, s => s.Balance != 0
+            ? Decision.Reject("balance-not-zero", $"account {AccountId} still holds {s.Balance}; only an empty account can be closed")
+            : Decision.Accept(new LedgerEvent(EventKinds.AccountClosed, AccountId, s.Sequence + 1, null, request.Reference, DateTimeOffset.UtcNow))));
+
     public async Task<AccountView?> GetAsync()
     {
         var state = await StateManager.TryGetStateAsync<AccountState>(AccountKey);
-        return state.HasValue ? new AccountView(AccountId, state.Value.Owner, state.Value.Balance, state.Value.Sequence, state.Value.OpenedAt) : null;
+        return state.HasValue ? new AccountView(AccountId, state.Value.Owner, state.Value.Balance, state.Value.Sequence, state.Value.OpenedAt, state.Value.Closed) : null;
     }
 
     public async Task<IReadOnlyList<LedgerEvent>> GetEventsAsync(long fromSequence)
@@ -90,7 +96,7 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
             return CommandResult.Rejected(decision.Error!, decision.Detail!, state);
         }
 
-        var next = new AccountState(e.Owner ?? state!.Owner, (state?.Balance ?? 0) + EventKinds.Effect(e), e.Sequence, state?.OpenedAt ?? e.OccurredAt);
+        var next = new AccountState(e.Owner ?? state!.Owner, (state?.Balance ?? 0) + EventKinds.Effect(e), e.Sequence, state?.OpenedAt ?? e.OccurredAt, e.Kind == EventKinds.AccountClosed);
         var result = new CommandResult(true, null, null, next.Sequence, next.Balance);
         await RegisterReminderAsync(OutboxReminder, [], TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         await StateManager.SetStateAsync(EventKey(e.Sequence), e);
@@ -146,7 +152,9 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         new(kind, AccountId, s.Sequence + 1, amount, reference, DateTimeOffset.UtcNow);
 
     private Decision Open(AccountState? state, Func<AccountState, Decision> then) =>
-        state is null ? Decision.Reject("not-found", $"account {AccountId} does not exist") : then(state);
+        state is null ? Decision.Reject("not-found", $"account {AccountId} does not exist")
+        : state.Closed ? Decision.Reject("account-closed", $"account {AccountId} is closed")
+        : then(state);
 
     private static Decision? Covers(AccountState s, decimal amount) =>
         s.Balance >= amount ? null : Decision.Reject("insufficient-funds", $"balance {s.Balance} does not cover {amount}");

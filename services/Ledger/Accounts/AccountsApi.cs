@@ -11,6 +11,8 @@ public sealed record OpenAccount(string? AccountId, string? Owner, string? Refer
 
 public sealed record MoneyCommand(decimal? Amount, string? Reference);
 
+public sealed record CloseAccount(string? Reference);
+
 /// <summary>Commands in (validated at the edge: nothing reaches an actor unless it is well-formed) and the event log out.</summary>
 public static partial class AccountsApi
 {
@@ -22,6 +24,7 @@ public static partial class AccountsApi
         accounts.MapGet("/{accountId}", Get);
         accounts.MapPost("/{accountId}/deposits", Deposit);
         accounts.MapPost("/{accountId}/withdrawals", Withdraw);
+        accounts.MapPost("/{accountId}/close", Close);
         accounts.MapGet("/{accountId}/events", Events);
     }
 
@@ -52,6 +55,20 @@ public static partial class AccountsApi
 
     public static Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Withdraw(string accountId, MoneyCommand command, IActorProxyFactory actors, IOptions<LedgerOptions> options) =>
         Money(accountId, command, options.Value, m => Account(actors, accountId).WithdrawAsync(m));
+
+    public static async Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Close(string accountId, CloseAccount command, IActorProxyFactory actors)
+    {
+        var errors = new Dictionary<string, string[]>();
+        RequireId(errors, "accountId", accountId);
+        RequireText(errors, "reference", command.Reference);
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors);
+        }
+
+        var result = await Account(actors, accountId).CloseAsync(new CloseRequest(command.Reference!));
+        return result.Accepted ? TypedResults.Ok(result) : Refused(result);
+    }
 
     public static async Task<Results<Ok<AccountView>, NotFound<ProblemDetails>>> Get(string accountId, IActorProxyFactory actors) =>
         ValidId(accountId) && await Account(actors, accountId).GetAsync() is { } view

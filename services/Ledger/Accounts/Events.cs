@@ -24,6 +24,7 @@ public static class EventKinds
     public const string TransferDebited = nameof(TransferDebited);
     public const string TransferCredited = nameof(TransferCredited);
     public const string TransferCompensated = nameof(TransferCompensated);
+    public const string AccountClosed = nameof(AccountClosed);
 
     /// <summary>How an event changes the balance.</summary>
     public static decimal Effect(LedgerEvent e) => e.Kind switch

@@ -17,6 +17,8 @@ public interface IAccountActor : IActor
 
     Task<CommandResult> CompensateAsync(TransferLeg leg);
 
+    Task<CommandResult> CloseAsync(CloseRequest request);
+
     Task<AccountView?> GetAsync();
 
     Task<IReadOnlyList<LedgerEvent>> GetEventsAsync(long fromSequence);
@@ -26,15 +28,17 @@ public sealed record OpenRequest(string Owner, string Reference);
 
 public sealed record MoneyRequest(decimal Amount, string Reference);
 
+public sealed record CloseRequest(string Reference);
+
 public sealed record TransferLeg(string TransferId, string CounterpartyId, decimal Amount, string Reference, string? Reason = null);
 
-/// <summary>What a command did. <see cref="Error"/> is a stable code: not-found, already-open, insufficient-funds.</summary>
+/// <summary>What a command did. <see cref="Error"/> is a stable code: not-found, already-open, account-closed, balance-not-zero, insufficient-funds, reference-reused.</summary>
 public sealed record CommandResult(bool Accepted, string? Error, string? Detail, long Sequence, decimal Balance)
 {
     public static CommandResult Rejected(string error, string detail, AccountState? state) => new(false, error, detail, state?.Sequence ?? 0, state?.Balance ?? 0);
 }
 
-public sealed record AccountView(string AccountId, string Owner, decimal Balance, long Sequence, DateTimeOffset OpenedAt);
+public sealed record AccountView(string AccountId, string Owner, decimal Balance, long Sequence, DateTimeOffset OpenedAt, bool Closed);
 
-/// <summary>The account's current state, derived from its events and stored beside them.</summary>
-public sealed record AccountState(string Owner, decimal Balance, long Sequence, DateTimeOffset OpenedAt);
+/// <summary>The account's current state, derived from its events and stored beside them. A closed account takes no more commands.</summary>
+public sealed record AccountState(string Owner, decimal Balance, long Sequence, DateTimeOffset OpenedAt, bool Closed = false);

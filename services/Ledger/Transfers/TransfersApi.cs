@@ -30,6 +30,14 @@ public static class TransfersApi
             return TypedResults.ValidationProblem(errors);
         }
 
+        // A transfer to nowhere would debit, be refused the credit and compensate: two events for nothing. Refuse it
+        // up front (an account is never deleted, so a retry of a transfer that got past this check passes it again).
+        if (await AccountsApi.Account(actors, command.ToAccountId!).GetAsync() is null)
+        {
+            return TypedResults.Problem(title: "not-found", detail: $"account {command.ToAccountId} does not exist", statusCode: 404,
+                extensions: new Dictionary<string, object?> { ["rule"] = "not-found", ["transferId"] = command.Reference });
+        }
+
         var result = await actors.CreateActorProxy<ITransferActor>(new ActorId(command.Reference!), LedgerNames.TransferActor)
             .ExecuteAsync(new TransferRequest(command.FromAccountId!, command.ToAccountId!, command.Amount!.Value));
         return result.Status == "rejected"

@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Platform.EndToEnd.Tests.Infrastructure;
+
+namespace Platform.Ledger.Bench;
+
+public sealed record Rate(int Count, TimeSpan Elapsed, int Errors)
+{
+    public double PerSecond => Count / Elapsed.TotalSeconds;
+}
+
+public static class Stats
+{
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        if (values.Count == 0)
+        {
+            return double.NaN;
+        }
+
+        var sorted = values.Order().ToArray();
+        return sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
+    }
+}
+
+/// <summary>The measured workloads: all through the ledger's sidecar, from <c>clients</c> concurrent clients.</summary>
+public sealed class Workloads(PlatformUnderTest platform, int clients)
+{
+    private const string Probe = "probe";
+    private readonly HttpClient _ledger = platform.Invoke("ledger");
+    private readonly HttpClient _balances = platform.Invoke("balances");
+    private readonly HttpClient _sidecar = new() { BaseAddress = new Uri(platform.SidecarEndpoint + "/"), Timeout = TimeSpan.FromSeconds(60) };
+    private List<string> _accounts = [];
+    private int _references;
+
+    public static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    public async Task OpenAccountsAsync(int count)
+    {
+        _accounts = [.. Enumerable.Range(0, count).Select(i => $"b-{i:D3}")];
+        await RunAsync(count + 1, async i =>
+        {
+            var id = i < count ? _accounts[i] : Probe;
+            using var open = await _ledger.PostAsJsonAsync("accounts", new { accountId = id, owner = "bench", reference = $"open-{id}" });
+            using var seed = await _ledger.PostAsJsonAsync($"accounts/{id}/deposits", new { amount = 1_000m, reference = $"seed-{id}" });
+            return open.IsSuccessStatusCode && seed.IsSuccessStatusCode;
+        });
+    }
+
+    public Task<Rate> RawInvokeAsync(int n) => RunAsync(n, async _ =>
+    {
+        using var response = await _ledger.GetAsync("alive");
+        return response.IsSuccessStatusCode;
+    });
+
+    public Task<Rate> RawStateAndPublishAsync(int n) => RunAsync(n, async i =>
+    {
+        using var save = await _sidecar.PostAsJsonAsync("v1.0/state/statestore", new[] { new { key = $"raw-{i % 100}", value = new { balance = i, sequence = i } } });
+        using var publish = await _sidecar.PostAsJsonAsync("v1.0/publish/pubsub/bench-raw", new { kind = "Deposited", accountId = $"raw-{i % 100}", sequence = i, amount = 1m });
+        return save.IsSuccessStatusCode && publish.IsSuccessStatusCode;
+    });
+
+    /// <summary>The command mix of the end-to-end tests, plus a probe that measures how long its events take to show in Balances.</summary>
+    public async Task<(Rate Run, List<double> LagMs, List<double> ObserverLagMs)> CommandsWithLagProbeAsync(int n)
+    {
+        var lag = new List<double>();
+        var observerLag = new List<double>();
+        using var stop = new CancellationTokenSource();
+        var probe = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var deposit = await _ledger.PostAsJsonAsync($"accounts/{Probe}/deposits", new { amount = 0.01m, reference = $"probe-{Interlocked.Increment(ref _references)}" });
+                var sequence = (await deposit.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("sequence").GetInt64();
+                DateTimeOffset visible;
+                while (true)
+                {
+                    var doc = await _balances.GetFromJsonAsync<JsonElement>($"accounts/{Probe}/balance");
+                    if (doc.GetProperty("lastSequence").GetInt64() >= sequence)
+                    {
+                        visible = DateTimeOffset.UtcNow;
+                        break;
+                    }
+
+                    await Task.Delay(2);
+                }
+
+                var events = await _ledger.GetFromJsonAsync<List<JsonElement>>($"accounts/{Probe}/events?fromSequence={sequence}");
+                var occurredAt = events![0].GetProperty("occurredAt").GetDateTimeOffset();
+                lag.Add((visible - occurredAt).TotalMilliseconds);
+                var delivered = await Poll.UntilAsync(() => Task.FromResult<DateTimeOffset?>(platform.FirstDelivered.TryGetValue((Probe, sequence), out var at) ? at : null), at => at is not null, "the probe event at the observer");
+                observerLag.Add((delivered!.Value - occurredAt).TotalMilliseconds);
+            }
+        });
+        var run = await CommandsAsync(n);
+        await stop.CancelAsync();
+        await probe;
+        return (run, lag, observerLag);
+    }
+
+    /// <summary>Kill Balances and stop the observer; run commands; bring each back alone and time how long it takes to catch up.</summary>
+    public async Task<(long Backlog, TimeSpan ObserverDrain, TimeSpan BalancesDrain)> BacklogDrainAsync(int n)
+    {
+        await platform.Balances!.KillAsync();
+        await platform.StopObserverAsync();
+        var before = await TotalEventsAsync();
+        await CommandsAsync(n);
+        var after = await TotalEventsAsync();
+
+        var clock = Stopwatch.StartNew();
+        await platform.StartObserverAsync();
+        await Poll.UntilAsync(() => Task.FromResult<int?>(platform.FirstDelivered.Count), c => c >= after, "the observer to drain the backlog", seconds: 600);
+        var observer = clock.Elapsed;
+
+        await platform.Balances.StartAsync();
+        clock.Restart();
+        await Poll.UntilAsync(async () =>
+        {
+            var totals = await _balances.GetFromJsonAsync<JsonElement>("totals");
+            return (long?)(totals.GetProperty("eventsApplied").GetInt64() + totals.GetProperty("eventsIgnored").GetInt64());
+        }, applied => applied >= after, "Balances to drain the backlog", seconds: 900);
+        return (after - before, observer, clock.Elapsed);
+    }
+
+    private async Task<long> TotalEventsAsync()
+    {
+        var all = await Task.WhenAll(_accounts.Append(Probe).Select(a => _ledger.GetFromJsonAsync<JsonElement>($"accounts/{a}")));
+        return all.Sum(a => a.GetProperty("sequence").GetInt64());
+    }
+
+    private Task<Rate> CommandsAsync(int n) => RunAsync(n, async i =>
+    {
+        var random = new Random(i);
+        var index = random.Next(_accounts.Count);
+        var account = _accounts[index];
+        var reference = $"cmd-{Interlocked.Increment(ref _references)}";
+        var roll = random.Next(100);
+        using var response = roll < 35
+            ? await _ledger.PostAsJsonAsync($"accounts/{account}/deposits", new { amount = random.Next(100, 30_000) / 100m, reference })
+            : roll < 65
+                ? await _ledger.PostAsJsonAsync($"accounts/{account}/withdrawals", new { amount = random.Next(100, 90_000) / 100m, reference })
+                : await _ledger.PostAsJsonAsync("transfers", new
+                {
+                    fromAccountId = account,
+                    toAccountId = _accounts[(index + 1 + random.Next(_accounts.Count - 1)) % _accounts.Count],
+                    amount = random.Next(100, 70_000) / 100m,
+                    reference,
+                });
+        return response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.Conflict;
+    });
+
+    private async Task<Rate> RunAsync(int n, Func<int, Task<bool>> operation)
+    {
+        var next = -1;
+        var errors = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
+        {
+            while (Interlocked.Increment(ref next) is var i && i < n)
+            {
+                if (!await operation(i))
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+        })));
+        if (errors > 0)
+        {
+            throw new InvalidOperationException($"{errors} of {n} operations failed");
+        }
+
+        return new Rate(n, clock.Elapsed, errors);
+    }
+}
