@@ -14,6 +14,11 @@ if ! command -v redis-server >/dev/null 2>&1; then
   need_root apt-get update -qq && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
     || { echo "could not install redis-server: apt-get install -y redis-server" >&2; exit 1; }
 fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  say "installing chromium (tests/dashboard drives the Live dashboard in headless Chromium)"
+  need_root apt-get update -qq && need_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+    || { echo "could not install chromium: apt-get install -y chromium" >&2; exit 1; }
+fi
 command -v node >/dev/null 2>&1 || { echo "Node.js 20+ is required (node not found)" >&2; exit 1; }
 for dir in tests/*/ services/*/; do
   if [ -f "$dir/package.json" ]; then

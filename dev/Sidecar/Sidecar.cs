@@ -91,7 +91,9 @@ public sealed class Sidecar : IAsyncDisposable
         var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
         var tracing = new Tracing(options.AppId, instanceId, configuration.Tracing);
         var invoker = new Invoker(options.AppId, instanceId, registry, app, logger, tracing, resources.Apps, configuration.AccessControl, options.ApiToken is not null);
-        var subscriber = new Subscriber(components, app, options.AppId, logger, tracing);
+        var consumerId = new ConsumerId(options.AppId, options.PodName ?? Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName,
+            Environment.GetEnvironmentVariable("NAMESPACE") ?? "default");
+        var subscriber = new Subscriber(components, app, options.AppId, consumerId, logger, tracing);
         var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
         var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors);
 

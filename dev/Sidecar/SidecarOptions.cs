@@ -29,6 +29,12 @@ public sealed record SidecarOptions
     /// <summary><c>--config</c>: a Dapr Configuration file.</summary>
     public string? ConfigPath { get; init; }
 
+    /// <summary>
+    /// What <c>{podName}</c> in a component's <c>consumerID</c> stands for (daprd: the pod's name); default: the
+    /// <c>POD_NAME</c> variable, else the machine name. The dev host passes each replica's name.
+    /// </summary>
+    public string? PodName { get; init; }
+
     /// <summary>The folder sidecars register in to find each other (default: shared per machine and user).</summary>
     public string? RegistryFolder { get; init; }
 

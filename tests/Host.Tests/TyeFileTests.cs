@@ -13,7 +13,7 @@ public sealed class TyeFileTests
     {
         var app = TyeFile.Load(Path.Combine(Repo.Root, "tye.yaml"));
 
-        Assert.Equal(["balances", "fraud", "hello", "ledger", "routing", "solver"], app.Services.Select(s => s.Name).Order());
+        Assert.Equal(["balances", "fraud", "hello", "ledger", "live", "live-leader", "routing", "solver"], app.Services.Select(s => s.Name).Order());
         Assert.Equal(app.Services.Count, app.Services.Select(s => s.HttpPort).Distinct().Count());
         foreach (var service in app.Services)
         {

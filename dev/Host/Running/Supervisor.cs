@@ -117,6 +117,8 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
                     AppMaxConcurrency = dapr.AppMaxConcurrency ?? -1,
                     ConfigPath = dapr.ConfigPath,
                     RegistryFolder = registryFolder,
+                    // {podName} in a consumerID: the replica's name, as a StatefulSet pod's.
+                    PodName = name,
                     LoggerFactory = logs,
                 }, stop);
             }

@@ -52,6 +52,9 @@ public sealed class InMemoryBroker(ILogger logger) : IBroker
         return Task.FromResult<IAsyncDisposable>(new Subscription(stop, workers));
     }
 
+    /// <summary>Forgets a consumer group and what is queued for it (a group that only one sidecar start ever reads).</summary>
+    public void RemoveGroup(string topic, string consumerGroup) => Groups(topic).TryRemove(consumerGroup, out _);
+
     private ConcurrentDictionary<string, Group> Groups(string topic) =>
         _topics.GetOrAdd(topic, _ => new ConcurrentDictionary<string, Group>(StringComparer.Ordinal));
 

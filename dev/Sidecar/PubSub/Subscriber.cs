@@ -23,7 +23,7 @@ public sealed record SubscriptionSpec(
 /// unreachable): retry per the Resiliency inbound policy of the component, then dead-letter if a topic is set,
 /// else leave it with the broker for redelivery; DROP or 404: dead-letter if set, else drop.
 /// </summary>
-public sealed class Subscriber(Components components, AppChannel app, string appId, ILogger logger, Tracing tracing) : IAsyncDisposable
+public sealed class Subscriber(Components components, AppChannel app, string appId, ConsumerId consumerId, ILogger logger, Tracing tracing) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _active = [];
     private readonly List<SubscriptionSpec> _specs = [];
@@ -142,12 +142,18 @@ public sealed class Subscriber(Components components, AppChannel app, string app
                 continue;
             }
 
-            var group = pubsub.Resource.Get("consumerID") ?? appId;
+            var template = pubsub.Resource.Get("consumerID");
+            var group = consumerId.Resolve(template);
             var rules = spec.Rules.Select(r => (Match: RouteMatch.Compile(r.Match), r.Path)).ToArray();
             components.Resources.InboundComponentRetries.TryGetValue(spec.PubSubName, out var retry);
             var raw = spec.Metadata.TryGetValue("rawPayload", out var rp) && string.Equals(rp, "true", StringComparison.OrdinalIgnoreCase);
             var handler = new MessageHandler((message, token) => HandleAsync(spec, pubsub.Broker, rules, retry, raw, message, token));
-            _active.Add(await pubsub.Broker.SubscribeAsync(spec.Topic, group, handler, ct));
+            var subscription = await pubsub.Broker.SubscribeAsync(spec.Topic, group, handler, ct);
+            // A per-start group ({uuid}) is never read again once this sidecar stops: the in-memory bus forgets it
+            // rather than queueing for it forever (a broker such as Redis keeps it, as with daprd).
+            _active.Add(ConsumerId.IsPerStart(template) && pubsub.Broker is InMemoryBroker bus
+                ? new ThenForget(subscription, () => bus.RemoveGroup(spec.Topic, group))
+                : subscription);
             _specs.Add(spec);
             logger.LogInformation("Subscribed {AppId} to {PubSub}/{Topic} as consumer group {Group}", appId, spec.PubSubName, spec.Topic, group);
         }
@@ -346,6 +352,15 @@ public sealed class Subscriber(Components components, AppChannel app, string app
         {
             logger.LogError(e, "Could not dead-letter {MessageId}; it stays with the broker", message.Id);
             return Ack.Redeliver;
+        }
+    }
+
+    private sealed class ThenForget(IAsyncDisposable subscription, Action forget) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await subscription.DisposeAsync();
+            forget();
         }
     }
 

@@ -111,7 +111,8 @@ public static class Consistency
 
         foreach (var c in objects.OfKind("Component"))
         {
-            foreach (var name in new[] { "consumerID", "consumerGroup" }.Where(n => c.MetadataValue(n) is { } v && v != "{appID}"))
+            var broadcast = c.Name() == Contract.BroadcastComponent;
+            foreach (var name in new[] { "consumerID", "consumerGroup" }.Where(n => c.MetadataValue(n) is { } v && v != "{appID}" && !(broadcast && v is "{podName}" or "{uuid}")))
             {
                 yield return $"{c.Id()} sets {name}: consumer groups must stay the app-id";
             }

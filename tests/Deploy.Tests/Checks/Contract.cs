@@ -12,9 +12,15 @@ public static class Contract
     /// on other branches). Whoever adds an app to tye.yaml removes it here; the consistency test fails until then,
     /// and once this set is empty every app must agree both ways.
     /// </summary>
-    public static readonly HashSet<string> NotYetInTye = ["live-leader", "live"];
+    public static readonly HashSet<string> NotYetInTye = [];
 
-    public static readonly string[] ComponentNames = ["pubsub", "statestore"];
+    public static readonly string[] ComponentNames = ["pubsub", "statestore", "views-broadcast"];
+
+    /// <summary>
+    /// The one component whose consumer id is per replica (a broadcast: every Live follower gets every delta on
+    /// `views`); everything else keeps the app-id as its consumer group.
+    /// </summary>
+    public const string BroadcastComponent = "views-broadcast";
 
     /// <summary>Who invokes whom through the sidecars (callee → callers): the access control and NetworkPolicies.</summary>
     public static readonly Dictionary<string, string[]> Invocations = new()
