@@ -58,6 +58,6 @@ public sealed class OrdersApiTests(OrdersApp app) : IClassFixture<OrdersApp>
         var subscriptions = await app.App.GetStringAsync("/dapr/subscribe");
 
         using var json = JsonDocument.Parse(subscriptions);
-        Assert.Contains(json.RootElement.EnumerateArray(), s => s.GetProperty("pubsubname").GetString() == "pubsub" && s.GetProperty("topic").GetString() == "orders");
+        Assert.Contains(json.RootElement.EnumerateArray(), s => s.GetProperty("pubsubName").GetString() == "pubsub" && s.GetProperty("topic").GetString() == "orders");
     }
 }
