@@ -1,0 +1,91 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Platform.Templates.Tests.Infrastructure;
+
+namespace Platform.Templates.Tests;
+
+/// <summary>Checks on the template's source that need no generation: fast, and they name the file and line.</summary>
+public sealed partial class RepositoryTests
+{
+    /// <summary>
+    /// The template replaces the text <c>Platform</c> (and <c>platform</c>, <c>PLATFORM</c>) wherever it occurs, so
+    /// a word that merely contains it would be broken in every generated platform: <c>OSPlatform</c> would become
+    /// <c>OSContoso</c>, <c>process.platform</c> <c>process.contoso</c>. Such words must not be in the repository.
+    /// </summary>
+    [Fact]
+    public void Sources_HaveNoWordThatOnlyContainsTheName()
+    {
+        var offenders = TemplateSources()
+            .SelectMany(f => File.ReadLines(f).Select((line, i) => (File: f, Line: i + 1, Text: line)))
+            .Where(l => EmbeddedName().IsMatch(l.Text))
+            .Select(l => $"{Path.GetRelativePath(Repo.Root, l.File)}:{l.Line}: {l.Text.Trim()}")
+            .ToList();
+
+        Assert.True(offenders.Count == 0, "words the rename would break (write them another way):\n" + string.Join('\n', offenders));
+    }
+
+    [Theory]
+    [InlineData(".template.config/template.json", "dapr-platform", "Platform")]
+    [InlineData("templates/dapr-service/.template.config/template.json", "dapr-service", "Orders")]
+    public void TemplateJson_HasWhatTheSchemaRequires(string path, string shortName, string sourceName)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, path)));
+        var root = json.RootElement;
+
+        foreach (var required in new[] { "author", "classifications", "identity", "name", "shortName", "tags", "sourceName", "primaryOutputs", "postActions" })
+        {
+            Assert.True(root.TryGetProperty(required, out _), $"{path} has no {required}");
+        }
+
+        Assert.Equal(shortName, root.GetProperty("shortName").GetString());
+        Assert.Equal(sourceName, root.GetProperty("sourceName").GetString());
+        Assert.Equal("C#", root.GetProperty("tags").GetProperty("language").GetString());
+        Assert.Contains(root.GetProperty("tags").GetProperty("type").GetString(), new[] { "project", "item", "solution" });
+        // The restore post action (its well-known id in the template engine's registry).
+        Assert.Contains(root.GetProperty("postActions").EnumerateArray(), a => a.GetProperty("actionId").GetString() == "210D431B-A78B-4D2F-B762-4ED3E3EA9025");
+        foreach (var output in root.GetProperty("primaryOutputs").EnumerateArray())
+        {
+            var file = output.GetProperty("path").GetString()!;
+            var source = path.StartsWith("templates/", StringComparison.Ordinal) ? Path.Combine(Repo.Root, "templates", "dapr-service", file) : Path.Combine(Repo.Root, file);
+            Assert.True(File.Exists(source), $"primary output {file} is not in the template");
+        }
+    }
+
+    [Fact]
+    public void SkeletonSolution_ListsEveryProjectTheSkeletonKeeps()
+    {
+        // The skeleton keeps dev/, ServiceDefaults, Hello and the tests and benchmarks of dev/: its solution must list
+        // each of their projects, and nothing else.
+        var kept = Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
+            .Select(p => Path.GetRelativePath(Repo.Root, p).Replace('/', '\\'))
+            .Where(p => p.StartsWith(@"dev\", StringComparison.Ordinal) || p is @"services\ServiceDefaults\ServiceDefaults.csproj" or @"services\Hello\Hello.csproj"
+                || p.StartsWith(@"tests\Sidecar.Tests\", StringComparison.Ordinal) || p.StartsWith(@"tests\Host.Tests\", StringComparison.Ordinal)
+                || p.StartsWith(@"bench\Sidecar.", StringComparison.Ordinal))
+            .Order()
+            .ToList();
+        var listed = ProjectLine().Matches(File.ReadAllText(Path.Combine(Repo.Root, "templates", "dapr-platform", "skeleton", "Platform.sln")))
+            .Select(m => m.Groups[1].Value)
+            .Order()
+            .ToList();
+
+        Assert.Equal(kept, listed);
+    }
+
+    // What the dapr-platform template copies (see its sources): the repository minus the template and build output.
+    private static IEnumerable<string> TemplateSources() =>
+        Directory.EnumerateFiles(Repo.Root, "*", SearchOption.AllDirectories)
+            .Where(f =>
+            {
+                var parts = Path.GetRelativePath(Repo.Root, f).Split(Path.DirectorySeparatorChar);
+                return !parts.Any(p => p is "bin" or "obj" or "node_modules" or ".git" or "TestResults" or "artifacts")
+                    && parts[0] is not ("templates" or ".template.config" or ".git")
+                    && !(parts[0] == "tests" && parts[1] == "Templates.Tests")
+                    && !f.EndsWith(".sln", StringComparison.Ordinal);
+            });
+
+    [GeneratedRegex(@"[A-Za-z0-9_]Platform|Platform[a-z]|[A-Za-z0-9_.]platform|platform[a-z0-9]|[A-Za-z0-9]PLATFORM|PLATFORM[A-Z]")]
+    private static partial Regex EmbeddedName();
+
+    [GeneratedRegex(@"^Project\(""\{FAE04EC0-301F-11D3-BF4B-00C04F79EFBC\}""\) = ""[^""]+"", ""([^""]+)""", RegexOptions.Multiline)]
+    private static partial Regex ProjectLine();
+}
