@@ -71,6 +71,17 @@ public sealed partial class RepositoryTests
         Assert.Equal(kept, listed);
     }
 
+    [Fact]
+    public void PlatformSolution_TemplatesTestsEntry_IsTheOneTheTemplateRemoves()
+    {
+        // The generated solution must not list this project (it is not generated): template.json removes its
+        // lines from the solution by their exact text, GUID included.
+        var entry = TemplatesTestsLine().Match(File.ReadAllText(Path.Combine(Repo.Root, "Platform.sln")));
+        Assert.True(entry.Success, "Platform.sln does not list tests/Templates.Tests");
+        var removals = File.ReadAllText(Path.Combine(Repo.Root, ".template.config", "template.json"));
+        Assert.Contains(entry.Groups[1].Value, removals, StringComparison.Ordinal);
+    }
+
     // What the dapr-platform template copies (see its sources): the repository minus the template and build output.
     private static IEnumerable<string> TemplateSources() =>
         Directory.EnumerateFiles(Repo.Root, "*", SearchOption.AllDirectories)
@@ -85,6 +96,9 @@ public sealed partial class RepositoryTests
 
     [GeneratedRegex(@"[A-Za-z0-9_]Platform|Platform[a-z]|[A-Za-z0-9_.]platform|platform[a-z0-9]|[A-Za-z0-9]PLATFORM|PLATFORM[A-Z]")]
     private static partial Regex EmbeddedName();
+
+    [GeneratedRegex(@"""Templates\.Tests"", ""tests\\Templates\.Tests\\Templates\.Tests\.csproj"", ""(\{[0-9A-F-]+\})""")]
+    private static partial Regex TemplatesTestsLine();
 
     [GeneratedRegex(@"^Project\(""\{FAE04EC0-301F-11D3-BF4B-00C04F79EFBC\}""\) = ""[^""]+"", ""([^""]+)""", RegexOptions.Multiline)]
     private static partial Regex ProjectLine();
