@@ -54,13 +54,19 @@ public sealed partial class RepositoryTests
     [Fact]
     public void SkeletonSolution_ListsEveryProjectTheSkeletonKeeps()
     {
-        // The skeleton keeps dev/, ServiceDefaults, Hello and the tests and benchmarks of dev/: its solution must list
-        // each of their projects, and nothing else.
-        var kept = Directory.EnumerateFiles(Repo.Root, "*.csproj", SearchOption.AllDirectories)
-            .Select(p => Path.GetRelativePath(Repo.Root, p).Replace('/', '\\'))
-            .Where(p => p.StartsWith(@"dev\", StringComparison.Ordinal) || p is @"services\ServiceDefaults\ServiceDefaults.csproj" or @"services\Hello\Hello.csproj"
-                || p.StartsWith(@"tests\Sidecar.Tests\", StringComparison.Ordinal) || p.StartsWith(@"tests\Host.Tests\", StringComparison.Ordinal)
-                || p.StartsWith(@"bench\Sidecar.", StringComparison.Ordinal))
+        // With --samples false the solution comes from templates/dapr-platform/skeleton: it must list every project
+        // the skeleton keeps (all but the samples, by the exclusions in template.json), and nothing else.
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, ".template.config", "template.json")));
+        var samples = json.RootElement.GetProperty("sources")[0].GetProperty("modifiers").EnumerateArray()
+            .Single(m => m.GetProperty("condition").GetString() == "(!samples)")
+            .GetProperty("exclude").EnumerateArray()
+            .Select(g => new Regex("^" + Regex.Escape(g.GetString()!).Replace(@"\*\*", ".*", StringComparison.Ordinal).Replace(@"\*", "[^/]*", StringComparison.Ordinal) + "$"))
+            .ToList();
+        var kept = TemplateSources()
+            .Where(f => f.EndsWith(".csproj", StringComparison.Ordinal))
+            .Select(f => Path.GetRelativePath(Repo.Root, f).Replace('\\', '/'))
+            .Where(f => !samples.Any(g => g.IsMatch(f)))
+            .Select(f => f.Replace('/', '\\'))
             .Order()
             .ToList();
         var listed = ProjectLine().Matches(File.ReadAllText(Path.Combine(Repo.Root, "templates", "dapr-platform", "skeleton", "Platform.sln")))
