@@ -1,7 +1,7 @@
 // Wires a service that `dotnet new dapr-service` just wrote into the solution around it. A template can only
 // add files; this does what needs the existing ones: the platform's name in the new namespaces, the projects in
-// the solution, an entry in tye.yaml and in dapr.yaml on the next free ports, and the manifest folder in
-// deploy/base/kustomization.yaml. Run from the solution folder (the template's post action does; this folder is
+// the solution, an entry in tye.yaml and in dapr.yaml on the next free ports, and the manifest in
+// deploy/k8s/base/kustomization.yaml. Run from the solution folder (the template's post action does; this folder is
 // deleted once it succeeded): dotnet run .dapr-service/AddService.cs -- Orders
 using System.Diagnostics;
 using System.Globalization;
@@ -104,15 +104,36 @@ if (File.Exists(daprPath))
     File.WriteAllLines(daprPath, dapr);
 }
 
-// 5. Kubernetes: the new folder joins the base's resources, when the platform has a kustomize base.
-var kustomization = Path.Combine(root, "deploy", "base", "kustomization.yaml");
-if (File.Exists(kustomization) && Directory.Exists(Path.Combine(root, "deploy", "base", appId)))
+// 5. Kubernetes: the image and the Dapr Configuration are named after the platform (contoso/orders, contoso), and the
+// manifest joins the kustomize base that lists the apps (deploy/k8s/base: `- apps/<app>.yaml`).
+var manifest = Path.Combine(root, "deploy", "k8s", "base", "apps", $"{appId}.yaml");
+if (File.Exists(manifest))
 {
-    var lines = File.ReadAllLines(kustomization).ToList();
-    if (!lines.Any(l => Regex.IsMatch(l, $@"^\s*-\s*\.?/?{appId}/?\s*$")))
+    File.WriteAllText(manifest, File.ReadAllText(manifest)
+        .Replace("image: platform/", $"image: {platform.ToLowerInvariant()}/", StringComparison.Ordinal)
+        .Replace("dapr.io/config: \"platform\"", $"dapr.io/config: \"{platform.ToLowerInvariant()}\"", StringComparison.Ordinal));
+    var kustomization = Path.Combine(root, "deploy", "k8s", "base", "kustomization.yaml");
+    if (File.Exists(kustomization))
     {
-        AppendToBlock(lines, "resources", [$"  - {appId}"]);
-        File.WriteAllLines(kustomization, lines);
+        var lines = File.ReadAllLines(kustomization).ToList();
+        if (!lines.Any(l => l.Trim() == $"- apps/{appId}.yaml"))
+        {
+            var last = lines.FindLastIndex(l => l.TrimStart().StartsWith("- apps/", StringComparison.Ordinal));
+            if (last >= 0)
+            {
+                lines.Insert(last + 1, lines[last][..lines[last].IndexOf('-', StringComparison.Ordinal)] + $"- apps/{appId}.yaml");
+            }
+            else
+            {
+                AppendToBlock(lines, "resources", [$"  - apps/{appId}.yaml"]);
+            }
+
+            File.WriteAllLines(kustomization, lines);
+        }
+    }
+    else
+    {
+        Console.WriteLine($"no deploy/k8s/base/kustomization.yaml: list apps/{appId}.yaml in your kustomize base yourself");
     }
 }
 
