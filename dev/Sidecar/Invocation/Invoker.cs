@@ -226,6 +226,8 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         }
     }
 
+    private const int LargeBody = 64 * 1024;
+
     private static HttpRequestMessage Build(OutboundCall call, Uri uri)
     {
         var request = new HttpRequestMessage(new HttpMethod(call.Method), uri)
@@ -235,6 +237,14 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         if (call.Body.Length > 0 || call.Method is not ("GET" or "HEAD" or "DELETE"))
         {
             request.Content = new ByteArrayContent(call.Body);
+        }
+
+        // An app may refuse a large body before reading it (Kestrel's MaxRequestBodySize answers 413 and closes
+        // the connection). daprd's Go client still hands back such an early answer; HttpClient would fail while
+        // writing the body instead. Asking for 100-continue lets the app answer before the body is sent.
+        if (call.Body.Length > LargeBody)
+        {
+            request.Headers.ExpectContinue = true;
         }
 
         foreach (var (name, values) in call.Headers)

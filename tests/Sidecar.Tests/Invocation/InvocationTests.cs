@@ -28,6 +28,33 @@ public sealed class InvocationTests
     };
 
     [Fact]
+    public async Task Invoke_AppRefusesALargeBodyBeforeReadingIt_CallerGetsTheAppsAnswer()
+    {
+        // The app's own body limit (Kestrel's MaxRequestBodySize) answers 413 and drops the connection without
+        // reading the body (12 MB: more than socket buffers absorb, under the sidecar's own 16 MB limit); the caller must still get that 413 through both
+        // sidecars, not a failed forward.
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        await cluster.StartAsync("small", (web, _) => web.MapPost("/upload", async (HttpRequest r) =>
+        {
+            r.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = 1024;
+            using var copy = new MemoryStream();
+            await r.Body.CopyToAsync(copy);
+            return Results.Ok(copy.Length);
+        }));
+        var orders = await cluster.StartSidecarAsync("orders");
+        using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await http.PostAsync("/v1.0/invoke/small/method/upload", new ByteArrayContent(new byte[12 * 1024 * 1024]));
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        }
+
+        using var fits = await http.PostAsync("/v1.0/invoke/small/method/upload", new ByteArrayContent(new byte[100]));
+        Assert.Equal("100", await fits.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task InvokeMethod_TwoReplicas_Alternate()
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
