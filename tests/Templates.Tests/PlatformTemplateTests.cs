@@ -68,8 +68,9 @@ public sealed partial class PlatformTemplateTests(TemplateHive hive)
         Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
             .Where(f => !Path.GetRelativePath(root, f).Split(Path.DirectorySeparatorChar).Any(p => p is "bin" or "obj" or "node_modules"));
 
-    // The name in any casing. Prose ("the Contoso platform") is allowed: the word, lower case, between words.
-    [GeneratedRegex(@"Platform|PLATFORM|platform(?![ \u2019'.,:;)])")]
+    // The name in any casing. Prose ("the Contoso platform", "**The Contoso platform**", "whole Contoso platforms")
+    // is allowed: the word, lower case, between words.
+    [GeneratedRegex(@"Platform|PLATFORM|platform(?![ \u2019'.,:;)*]|s\b)")]
     private static partial Regex LeftoverName();
 
     // Visual Studio's own section names in a solution file.
