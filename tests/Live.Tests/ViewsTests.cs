@@ -32,11 +32,18 @@ public sealed class ViewsTests
         await Poll.UntilAsync(() => Balance(alice, "alice-1") == 40.5m && Job(alice, "job-1") is { } j && j.GetProperty("status").GetString() == "completed"
             && alice.OfType("delta").Any(e => e.Data.TryGetProperty("load", out _)), "alice's balance, finished job and the solver load");
 
-        // The job's cities travelled once (with round 1), and the stream still lets the page draw round 2's tour.
+        // The job's cities travel once (with the job's first delta), and the stream still lets the page draw round
+        // 2's tour. When the follower resynced in between (a fresh snapshot replaces deltas it did not apply in
+        // order), round 1 reaches alice inside that snapshot instead of as a delta: the cities come with it.
         var jobDeltas = alice.OfType("delta").Where(e => e.Data.TryGetProperty("job", out _)).Select(e => e.Data.GetProperty("job")).ToList();
-        Assert.Equal([48.3, 40.0], jobDeltas.Select(j => j.GetProperty("bestLength").GetDouble()));
-        Assert.True(jobDeltas[0].TryGetProperty("cities", out var sent) && sent.GetArrayLength() == 4);
-        Assert.False(jobDeltas[1].TryGetProperty("cities", out _));
+        Assert.Equal(40.0, jobDeltas[^1].GetProperty("bestLength").GetDouble());
+        // Rounds may also arrive out of order (pub/sub does not promise order): a later round seen first is the
+        // job's first delta, and the older round is then ignored.
+        var citiesFromDelta = jobDeltas[0].TryGetProperty("cities", out var sent) && sent.GetArrayLength() == 4;
+        var citiesFromSnapshot = alice.OfType("snapshot").Any(e => e.Data.GetProperty("jobs").EnumerateArray()
+            .Any(j => j.GetProperty("jobId").GetString() == "job-1" && j.GetProperty("cities").GetArrayLength() == 4));
+        Assert.True(citiesFromDelta || citiesFromSnapshot, $"{jobDeltas.Count} job delta(s); cities in a snapshot: {citiesFromSnapshot}");
+        Assert.DoesNotContain(jobDeltas.Skip(1), j => j.TryGetProperty("cities", out _));
 
         // Bob sees the shared panels (load, totals) but none of alice's accounts or jobs.
         await Poll.UntilAsync(() => bob.OfType("delta").Any(e => e.Data.TryGetProperty("load", out _)), "bob to get the solver load");

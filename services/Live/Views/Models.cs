@@ -46,9 +46,15 @@ public sealed record Delta(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] LoadView? Load = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Totals? Totals = null)
 {
-    /// <summary>Whose stream it belongs to; null: everyone's (solver load, a job without an owner).</summary>
+    /// <summary>
+    /// Whose stream it belongs to; null: everyone's (solver load, a job without an owner). An account whose
+    /// <c>AccountOpened</c> has not arrived yet (pub/sub does not promise order) belongs to nobody until it does.
+    /// </summary>
     [JsonIgnore]
-    public string? Owner => Account?.Owner ?? Alert?.Owner ?? Job?.Owner;
+    public string? Owner => Account is { } account ? account.Owner ?? NoOwnerYet : Alert?.Owner ?? Job?.Owner;
+
+    /// <summary>An owner no user id can be (ids come from query strings, which cannot carry NUL).</summary>
+    public const string NoOwnerYet = "\0owner-not-yet-known";
 }
 
 public static class DeltaKinds

@@ -93,10 +93,10 @@ public sealed class ViewState
         return state;
     }
 
-    /// <summary>What one user may see: their accounts, alerts and jobs (and jobs with no owner), plus the shared panels.</summary>
+    /// <summary>What one user may see: their accounts, alerts and jobs (and alerts and jobs with no owner), plus the shared panels.</summary>
     public static Snapshot ForUser(Snapshot all, string user) => all with
     {
-        Accounts = [.. all.Accounts.Where(a => a.Owner is null || a.Owner == user)],
+        Accounts = [.. all.Accounts.Where(a => a.Owner == user)],   // no owner yet: nobody's until AccountOpened arrives
         Alerts = [.. all.Alerts.Where(a => a.Owner is null || a.Owner == user)],
         Jobs = [.. all.Jobs.Where(j => j.Owner is null || j.Owner == user)],
     };
