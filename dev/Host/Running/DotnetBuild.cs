@@ -86,54 +86,13 @@ internal sealed class DotnetBuild(Terminal terminal, string configuration)
         return Path.GetFileNameWithoutExtension(projectPath);
     }
 
-    private static async Task<(int ExitCode, List<string> Output)> RunAsync(IEnumerable<string> args, string workingDirectory, CancellationToken ct)
+    // No long-lived MSBuild server or nodes: they would outlive the host (and hold its output pipes open).
+    private static readonly Dictionary<string, string> NoLingeringNodes = new()
     {
-        var info = new ProcessStartInfo(Dotnet)
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
+        ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
+        ["MSBUILDDISABLENODEREUSE"] = "1",
+    };
 
-        // No long-lived MSBuild server or nodes: they would outlive the host (and hold its output pipes open).
-        info.Environment["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0";
-        info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
-        var output = new List<string>();
-        using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await process.WaitForExitAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        lock (output)
-        {
-            return (process.ExitCode, [.. output]);
-        }
-
-        void Collect(string? line)
-        {
-            if (line is not null)
-            {
-                lock (output)
-                {
-                    output.Add(line);
-                }
-            }
-        }
-    }
+    private static Task<(int ExitCode, List<string> Output)> RunAsync(IEnumerable<string> args, string workingDirectory, CancellationToken ct) =>
+        BuildProcess.RunAsync(Dotnet, args, workingDirectory, NoLingeringNodes, ct);
 }

@@ -59,25 +59,11 @@ internal sealed class NodeBuild(Terminal terminal)
         var command = "npm " + string.Join(' ', args);
         terminal.Host($"{command} in {shown}");
         var clock = Stopwatch.StartNew();
-        var info = new ProcessStartInfo("npm")
-        {
-            WorkingDirectory = folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        var output = new List<string>();
-        using var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        int exitCode;
+        List<string> output;
         try
         {
-            process.Start();
+            (exitCode, output) = await BuildProcess.RunAsync("npm", args, folder, env: null, ct);
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -85,41 +71,14 @@ internal sealed class NodeBuild(Terminal terminal)
             return false;
         }
 
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
+        if (exitCode != 0)
         {
-            await process.WaitForExitAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        if (process.ExitCode != 0)
-        {
-            terminal.Host($"{command} in {shown} failed (exit code {process.ExitCode}):");
-            lock (output)
-            {
-                terminal.Block(output.Where(l => l.Length > 0).TakeLast(40).Select(l => "    " + l));
-            }
-
+            terminal.Host($"{command} in {shown} failed (exit code {exitCode}):");
+            terminal.Block(output.Where(l => l.Length > 0).TakeLast(40).Select(l => "    " + l));
             return false;
         }
 
         terminal.Host(string.Create(CultureInfo.InvariantCulture, $"{command} in {shown} done in {clock.Elapsed.TotalSeconds:0.0} s"));
         return true;
-
-        void Collect(string? line)
-        {
-            if (line is not null)
-            {
-                lock (output)
-                {
-                    output.Add(line);
-                }
-            }
-        }
     }
 }
