@@ -187,6 +187,13 @@ public sealed class ViewsLeader(DaprClient dapr, ILogger<ViewsLeader> logger, Ti
 
         lock (_lock)
         {
+            // Pub/sub does not promise order: a sample older than the one shown (by the solver's own clock) is
+            // acknowledged and dropped, so the view always ends on each solver's newest sample.
+            if (e.At is { } at && _state.Loads.TryGetValue(e.ReplicaId, out var shown) && shown.At >= at)
+            {
+                return true;
+            }
+
             Emit(DeltaKinds.Load, load: new LoadView(e.ReplicaId, e.Cpu, e.MovesPerSecond, e.InFlight, e.At ?? clock.GetUtcNow()));
             return true;
         }
