@@ -101,6 +101,39 @@ public sealed class ActorDoorTests(ActorDoorTests.Fixture platform, ITestOutputH
         Assert.Equal(before, await platform.ConvergedSnapshotAsync(a, b));
     }
 
+    [Fact]
+    public async Task ForgedLegs_RacingRealTransfers_MoneyConserved_EveryTransferCompletesOnce()
+    {
+        var u = Guid.NewGuid().ToString("N")[..8];
+        var (a, b) = ($"race-a-{u}", $"race-b-{u}");
+        await platform.OpenAsync(a, 1000m);
+        await platform.OpenAsync(b, 0m);
+        var transfers = Enumerable.Range(0, 12).Select(i => $"race-t{i}-{u}").ToList();
+
+        // Each transfer through the API, while someone calls every leg of it at the actor door, in every order, from the start.
+        var real = transfers.Select(t => platform.TransferAsync(a, b, 10m, t));
+        var forged = transfers.Select(async t =>
+        {
+            for (var round = 0; round < 3; round++)
+            {
+                await Task.WhenAll(
+                    platform.CallActorAsync("AccountActor", b, "CreditForTransferAsync", $$"""{"transferId":"{{t}}","counterpartyId":"{{a}}","amount":10,"reference":"{{t}}:credit"}"""),
+                    platform.CallActorAsync("AccountActor", a, "CompensateAsync", $$"""{"transferId":"{{t}}","counterpartyId":"{{b}}","amount":10,"reference":"{{t}}:compensate"}"""),
+                    platform.CallActorAsync("AccountActor", a, "DebitForTransferAsync", $$"""{"transferId":"{{t}}","counterpartyId":"{{b}}","amount":10,"reference":"{{t}}:debit"}"""),
+                    platform.CallActorAsync("AccountActor", b, "CreditForTransferAsync", $$"""{"transferId":"{{t}}","counterpartyId":"{{a}}","amount":99,"reference":"{{t}}:credit"}"""));
+            }
+        });
+        await Task.WhenAll(real.Concat(forged));
+
+        await platform.ConvergedSnapshotAsync(a, b);
+        var (ledgerA, ledgerB) = (await Consistency.LedgerAccountAsync(platform.Platform, a), await Consistency.LedgerAccountAsync(platform.Platform, b));
+        Assert.Equal(1000m - (12 * 10m), ledgerA.Balance);
+        Assert.Equal(12 * 10m, ledgerB.Balance);
+        var eventsB = await Consistency.LedgerEventsAsync(platform.Platform, b);
+        Assert.Equal(12, eventsB.Count(e => e.GetProperty("kind").GetString() == "TransferCredited"));
+        Assert.DoesNotContain(await Consistency.LedgerEventsAsync(platform.Platform, a), e => e.GetProperty("kind").GetString() == "TransferCompensated");
+    }
+
     private static string? ErrorOf(JsonElement answer) =>
         answer.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String ? e.GetString()
         : answer.TryGetProperty("result", out var r) && r.ValueKind == JsonValueKind.Object && r.TryGetProperty("error", out var re) ? re.GetString()
