@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Platform.Ledger.Accounts;
 using Platform.Ledger.Transfers;
 
@@ -23,6 +25,8 @@ public static class LedgerExtensions
             o.Actors.RegisterActor<TransferActor>();
             o.Actors.RegisterActor<AccountDirectoryActor>();
             o.UseJsonSerialization = true;
+            // The actor API is a door too: a number sent as a string is refused there as it is by the HTTP API.
+            o.JsonSerializerOptions = new JsonSerializerOptions(JsonSerializerDefaults.Web) { NumberHandling = JsonNumberHandling.Strict };
             o.ActorIdleTimeout = TimeSpan.FromMinutes(10);
             if (builder.Configuration["DAPR_HTTP_ENDPOINT"] is { Length: > 0 } endpoint)
             {

@@ -20,6 +20,9 @@ internal sealed class BadRequestHandler(IProblemDetailsService problems) : IExce
         var (code, title, detail) = bad switch
         {
             { StatusCode: StatusCodes.Status413PayloadTooLarge } => ("body-too-large", "Request body too large", bad.Message),
+            // Minimal APIs throw this (with ThrowOnBadRequest) for a body with no or a non-JSON Content-Type; left
+            // unhandled it would be a 500.
+            { StatusCode: StatusCodes.Status415UnsupportedMediaType } => ("unsupported-media-type", "Unsupported media type", UnsupportedDetail(httpContext)),
             { InnerException: JsonException json } => ("malformed-json", "Malformed request body", $"{bad.Message} {json.Message}"),
             _ => ("bad-request", "Bad request", bad.Message),
         };
@@ -55,7 +58,7 @@ internal sealed class BadRequestHandler(IProblemDetailsService problems) : IExce
         (string Code, string Detail)? known = problem.Status switch
         {
             StatusCodes.Status413PayloadTooLarge => ("body-too-large", "The request body is larger than this service accepts."),
-            StatusCodes.Status415UnsupportedMediaType => ("unsupported-media-type", $"Send the body as application/json (got {context.HttpContext.Request.ContentType ?? "no content type"})."),
+            StatusCodes.Status415UnsupportedMediaType => ("unsupported-media-type", UnsupportedDetail(context.HttpContext)),
             _ => null,
         };
         if (known is { } k)
@@ -64,4 +67,7 @@ internal sealed class BadRequestHandler(IProblemDetailsService problems) : IExce
             problem.Detail ??= k.Detail;
         }
     }
+
+    private static string UnsupportedDetail(HttpContext context) =>
+        $"Send the body as application/json (got {(string.IsNullOrEmpty(context.Request.ContentType) ? "no content type" : context.Request.ContentType)}).";
 }

@@ -29,6 +29,9 @@ public static class Extensions
         // Binding failures throw (instead of a silent bare 400) so BadRequestHandler can say what was wrong.
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<BadRequestHandler>();
+        // A number sent as a JSON string ("amount": "10") is refused (400 malformed-json naming the field): the web
+        // defaults would read it as a number, so a client's bug would pass unnoticed as a valid command.
+        builder.Services.Configure<Microsoft.AspNetCore.Http.Json.JsonOptions>(o => o.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict);
         // The only client a service uses to reach anything: its own sidecar (DAPR_HTTP_PORT / DAPR_GRPC_PORT).
         builder.Services.AddDaprClient();
 

@@ -1,5 +1,8 @@
+using Dapr.Actors;
 using Dapr.Actors.Runtime;
 using Dapr.Client;
+using Microsoft.Extensions.Options;
+using Platform.Ledger.Transfers;
 
 namespace Platform.Ledger.Accounts;
 
@@ -11,7 +14,7 @@ namespace Platform.Ledger.Accounts;
 /// process dies in between (a reminder survives restarts). Consumers therefore see every event at least once,
 /// in order. Repeating a reference returns the first outcome and changes nothing.
 /// </summary>
-internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILogger<AccountActor> logger) : Actor(host), IAccountActor, IRemindable
+internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOptions<LedgerOptions> options, ILogger<AccountActor> logger) : Actor(host), IAccountActor, IRemindable
 {
     private const string AccountKey = "account";
     private const string PublishedKey = "published";
@@ -23,36 +26,48 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
 
     private string AccountId => Id.GetId();
 
+    private decimal MaxAmount => options.Value.MaxAmount;
+
     protected override Task OnActivateAsync() => FlushAsync();
 
+    // Every command is checked against the rules the API checks (LedgerRules) before anything else: the actor API
+    // is a door of its own, and a refused command changes nothing.
     public Task<CommandResult> OpenAsync(OpenRequest request) =>
+        Checked([LedgerRules.Id("accountId", AccountId), LedgerRules.Text("owner", request.Owner), LedgerRules.Text("reference", request.Reference)]) ??
         ApplyAsync(request.Reference, $"open|{request.Owner}", state => state is not null
-            ? Decision.Reject("already-open", $"account {AccountId} is already open")
+            ? Decision.Reject(LedgerRules.AlreadyOpen, $"account {AccountId} is already open")
             : Decision.Accept(new LedgerEvent(EventKinds.AccountOpened, AccountId, 1, null, request.Reference, DateTimeOffset.UtcNow, Owner: request.Owner)));
 
     public Task<CommandResult> DepositAsync(MoneyRequest request) =>
+        Checked(Money(request)) ??
         ApplyAsync(request.Reference, $"deposit|{Money(request.Amount)}", state => Open(state, s => Decision.Accept(Next(s, EventKinds.Deposited, request.Amount, request.Reference))));
 
     public Task<CommandResult> WithdrawAsync(MoneyRequest request) =>
+        Checked(Money(request)) ??
         ApplyAsync(request.Reference, $"withdraw|{Money(request.Amount)}", state => Open(state, s => Covers(s, request.Amount)
             ?? Decision.Accept(Next(s, EventKinds.Withdrawn, request.Amount, request.Reference))));
 
+    /// <summary>
+    /// The source's leg: allowed only while the transfer is <c>started</c> with exactly this leg (asked before
+    /// anything is written), then stored, then recorded with the transfer, which only then lets the target credit.
+    /// The account's decision is final: a refusal (insufficient funds, closed) is stored under the leg's reference.
+    /// </summary>
     public Task<CommandResult> DebitForTransferAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, $"debit|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s => Covers(s, leg.Amount)
-            ?? Decision.Accept(Next(s, EventKinds.TransferDebited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId })));
+        Checked(Leg(leg, LegKinds.Debit)) ?? DebitAsync(leg);
 
+    /// <summary>The target's leg: the transfer records the account's decision first (credit XOR compensation, once), then the account stores what it says.</summary>
     public Task<CommandResult> CreditForTransferAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, $"credit|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s =>
-            Decision.Accept(Next(s, EventKinds.TransferCredited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId })));
+        Checked(Leg(leg, LegKinds.Credit)) ?? CreditAsync(leg);
 
+    /// <summary>Giving a debit back: only a debit this account stored, and only once the transfer says its credit was refused for good.</summary>
     public Task<CommandResult> CompensateAsync(TransferLeg leg) =>
-        ApplyAsync(leg.Reference, $"compensate|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}", state => Open(state, s =>
-            Decision.Accept(Next(s, EventKinds.TransferCompensated, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId, Reason = leg.Reason })));
+        Checked(Leg(leg, LegKinds.Compensate)) ?? CompensateLegAsync(leg);
 
     /// <summary>Only an empty account can be closed, so closing never makes money disappear.</summary>
     public Task<CommandResult> CloseAsync(CloseRequest request) =>
+        Checked([LedgerRules.Text("reference", request.Reference)]) ??
         ApplyAsync(request.Reference, "close", state => Open(state, s => s.Balance != 0
-            ? Decision.Reject("balance-not-zero", $"account {AccountId} still holds {s.Balance}; only an empty account can be closed")
+            ? Decision.Reject(LedgerRules.BalanceNotZero, $"account {AccountId} still holds {s.Balance}; only an empty account can be closed")
             : Decision.Accept(new LedgerEvent(EventKinds.AccountClosed, AccountId, s.Sequence + 1, null, request.Reference, DateTimeOffset.UtcNow))));
 
     public async Task<AccountView?> GetAsync()
@@ -78,25 +93,128 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
 
     private async Task<CommandResult> ApplyAsync(string reference, string fingerprint, Func<AccountState?, Decision> decide)
     {
-        var prior = await StateManager.TryGetStateAsync<StoredOutcome>(ReferenceKey(reference));
-        if (prior.HasValue)
+        if ((await PriorAsync(reference, fingerprint)).Answer is { } answer)
         {
-            // The same command again gets its first outcome; a different command under a used reference is refused.
-            return prior.Value.Fingerprint == fingerprint
-                ? prior.Value.Result
-                : CommandResult.Rejected("reference-reused", $"reference {reference} was already used for a different command on account {AccountId}", null);
+            return answer;
         }
 
-        var current = await StateManager.TryGetStateAsync<AccountState>(AccountKey);
-        var state = current.HasValue ? current.Value : null;
+        var state = await StateAsync();
         var decision = decide(state);
-        if (decision.Event is not { } e)
+
+        // A refused command changes nothing, not even the reference: a retry is decided afresh.
+        return decision.Event is { } e ? await StoreAsync(reference, fingerprint, e, state) : CommandResult.Rejected(decision.Error!, decision.Detail!, state);
+    }
+
+    private async Task<CommandResult> DebitAsync(TransferLeg leg)
+    {
+        var fingerprint = LegFingerprint(LegKinds.Debit, leg);
+        var (prior, answer) = await PriorAsync(leg.Reference, fingerprint);
+        if (prior is not null)
         {
-            // A refused command changes nothing, not even the reference: a retry is decided afresh.
-            return CommandResult.Rejected(decision.Error!, decision.Detail!, state);
+            // Stored, but the process may have died before the transfer heard of it: tell it again (idempotent).
+            return await RecordDebitAsync(leg, prior.Result);
         }
 
-        var next = new AccountState(e.Owner ?? state!.Owner, (state?.Balance ?? 0) + EventKinds.Effect(e), e.Sequence, state?.OpenedAt ?? e.OccurredAt, e.Kind == EventKinds.AccountClosed);
+        if (answer is not null)
+        {
+            return answer;
+        }
+
+        var state = await StateAsync();
+        var decision = Open(state, s => Covers(s, leg.Amount) ?? Decision.Accept(Next(s, EventKinds.TransferDebited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId }));
+        if (!(await Transfer(leg.TransferId).AuthorizeDebitAsync(Claim(LegKinds.Debit, leg, decision.Event is not null))).Authorized)
+        {
+            return NotDue(LegKinds.Debit, leg, state);
+        }
+
+        var outcome = decision.Event is { } e
+            ? await StoreAsync(leg.Reference, fingerprint, e, state)
+            : await StoreRefusalAsync(leg.Reference, fingerprint, CommandResult.Rejected(decision.Error!, decision.Detail!, state));
+        return await RecordDebitAsync(leg, outcome);
+    }
+
+    private async Task<CommandResult> RecordDebitAsync(TransferLeg leg, CommandResult outcome)
+    {
+        var verdict = await Transfer(leg.TransferId).DecideAsync(Claim(LegKinds.Debit, leg, outcome.Accepted, outcome.Error, outcome.Detail));
+        if (outcome.Accepted && !verdict.Apply)
+        {
+            // The transfer ended without this debit (only a forged record can do that): give the money back at once.
+            var back = new TransferLeg(leg.TransferId, leg.CounterpartyId, leg.Amount, LedgerRules.LegReference(leg.TransferId, LegKinds.Compensate));
+            var fingerprint = LegFingerprint(LegKinds.Compensate, back);
+            if ((await PriorAsync(back.Reference, fingerprint)).Prior is null && await StateAsync() is { } state)
+            {
+                await StoreAsync(back.Reference, fingerprint, Next(state, EventKinds.TransferCompensated, back.Amount, back.Reference)
+                    with { TransferId = back.TransferId, CounterpartyId = back.CounterpartyId, Reason = "the transfer ended without this debit" }, state);
+            }
+        }
+
+        return outcome;
+    }
+
+    private async Task<CommandResult> CreditAsync(TransferLeg leg)
+    {
+        var fingerprint = LegFingerprint(LegKinds.Credit, leg);
+        if ((await PriorAsync(leg.Reference, fingerprint)).Answer is { } answer)
+        {
+            return answer;
+        }
+
+        var state = await StateAsync();
+        var decision = Open(state, s => Decision.Accept(Next(s, EventKinds.TransferCredited, leg.Amount, leg.Reference)));
+        var verdict = await Transfer(leg.TransferId).DecideAsync(Claim(LegKinds.Credit, leg, decision.Event is not null, decision.Error, decision.Detail));
+        if (!verdict.Authorized || (verdict.Apply && state is null))
+        {
+            return NotDue(LegKinds.Credit, leg, state);
+        }
+
+        // The transfer's verdict is what counts (it was recorded first): a credit it granted is applied even if this
+        // account was closed since, so that the money that left the source is never lost.
+        return verdict.Apply
+            ? await StoreAsync(leg.Reference, fingerprint, Next(state!, EventKinds.TransferCredited, leg.Amount, leg.Reference) with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId }, state)
+            : await StoreRefusalAsync(leg.Reference, fingerprint, CommandResult.Rejected(decision.Error ?? verdict.Error ?? "credit-refused", decision.Detail ?? verdict.Detail ?? "credit refused", state));
+    }
+
+    private async Task<CommandResult> CompensateLegAsync(TransferLeg leg)
+    {
+        var fingerprint = LegFingerprint(LegKinds.Compensate, leg);
+        if ((await PriorAsync(leg.Reference, fingerprint)).Answer is { } answer)
+        {
+            return answer;
+        }
+
+        var state = await StateAsync();
+        var debit = await StateManager.TryGetStateAsync<StoredOutcome>(ReferenceKey(LedgerRules.LegReference(leg.TransferId, LegKinds.Debit)));
+        if (state is null || !debit.HasValue || !debit.Value.Result.Accepted || debit.Value.Fingerprint != LegFingerprint(LegKinds.Debit, leg)
+            || !(await Transfer(leg.TransferId).DecideAsync(Claim(LegKinds.Compensate, leg, true)) is { Apply: true } verdict))
+        {
+            return NotDue(LegKinds.Compensate, leg, state);
+        }
+
+        // Money goes back where it came from, also to an account closed since (it was emptied by this very debit).
+        return await StoreAsync(leg.Reference, fingerprint, Next(state, EventKinds.TransferCompensated, leg.Amount, leg.Reference)
+            with { TransferId = leg.TransferId, CounterpartyId = leg.CounterpartyId, Reason = verdict.Detail }, state);
+    }
+
+    /// <summary>The first outcome stored under <paramref name="reference"/>: the same command gets it again; a different one is refused.</summary>
+    private async Task<(StoredOutcome? Prior, CommandResult? Answer)> PriorAsync(string reference, string fingerprint)
+    {
+        var prior = await StateManager.TryGetStateAsync<StoredOutcome>(ReferenceKey(reference));
+        return !prior.HasValue ? (null, null)
+            : prior.Value.Fingerprint == fingerprint ? (prior.Value, prior.Value.Result)
+            : (null, CommandResult.Rejected(LedgerRules.ReferenceReused, $"reference {reference} was already used for a different command on account {AccountId}", null));
+    }
+
+    private async Task<AccountState?> StateAsync()
+    {
+        var current = await StateManager.TryGetStateAsync<AccountState>(AccountKey);
+        return current.HasValue ? current.Value : null;
+    }
+
+    /// <summary>The event, the new state and the reference's outcome in one transaction; publishing follows (the outbox reminder covers a crash in between).</summary>
+    private async Task<CommandResult> StoreAsync(string reference, string fingerprint, LedgerEvent e, AccountState? state)
+    {
+        var next = new AccountState(e.Owner ?? state!.Owner, (state?.Balance ?? 0) + EventKinds.Effect(e), e.Sequence, state?.OpenedAt ?? e.OccurredAt,
+            state?.Closed == true || e.Kind == EventKinds.AccountClosed);
         var result = new CommandResult(true, null, null, next.Sequence, next.Balance);
         await RegisterReminderAsync(OutboxReminder, [], TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
         await StateManager.SetStateAsync(EventKey(e.Sequence), e);
@@ -107,6 +225,43 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         await FlushAsync();
         return result;
     }
+
+    /// <summary>A transfer leg's refusal is final (unlike a plain command's): stored under the leg's reference, so the leg can never be applied later.</summary>
+    private async Task<CommandResult> StoreRefusalAsync(string reference, string fingerprint, CommandResult refusal)
+    {
+        await StateManager.SetStateAsync(ReferenceKey(reference), new StoredOutcome(fingerprint, refusal));
+        await StateManager.SaveStateAsync();
+        return refusal;
+    }
+
+    private ITransferActor Transfer(string transferId) =>
+        ProxyFactory.CreateActorProxy<ITransferActor>(new ActorId(transferId), LedgerNames.TransferActor);
+
+    private LegClaim Claim(string kind, TransferLeg leg, bool accept, string? error = null, string? detail = null) =>
+        new(kind, AccountId, leg.CounterpartyId, leg.Amount, accept, error, detail);
+
+    private static string LegFingerprint(string kind, TransferLeg leg) => $"{kind}|{leg.TransferId}|{leg.CounterpartyId}|{Money(leg.Amount)}";
+
+    private static CommandResult NotDue(string kind, TransferLeg leg, AccountState? state) => CommandResult.Rejected(LedgerRules.TransferNotAuthorized,
+        $"no {kind} of {leg.Amount} with {leg.CounterpartyId} is due for transfer {leg.TransferId} (no such transfer, other accounts or amount, or not at that step)", state);
+
+    /// <summary>The first broken rule as the refusal, with the API's code; null when the command may go on.</summary>
+    private static Task<CommandResult>? Checked(IEnumerable<LedgerRules.Violation?> checks) =>
+        checks.OfType<LedgerRules.Violation>().FirstOrDefault() is { } broken ? Task.FromResult(CommandResult.Rejected(broken.Code, broken.Detail, null)) : null;
+
+    private IEnumerable<LedgerRules.Violation?> Money(MoneyRequest request) =>
+        [LedgerRules.Amount("amount", request.Amount, MaxAmount), LedgerRules.Text("reference", request.Reference)];
+
+    /// <summary>A leg names a valid transfer and counterparty, a valid amount, and the leg's own reference (<c>{transferId}:{leg}</c>), so idempotency is per leg.</summary>
+    private IEnumerable<LedgerRules.Violation?> Leg(TransferLeg leg, string kind) =>
+    [
+        LedgerRules.Id("transferId", leg.TransferId),
+        LedgerRules.Id("counterpartyId", leg.CounterpartyId),
+        leg.CounterpartyId == AccountId ? new LedgerRules.Violation("counterpartyId", LedgerRules.SameAccount, "must differ from the account") : null,
+        LedgerRules.Amount("amount", leg.Amount, MaxAmount),
+        leg.Reference == LedgerRules.LegReference(leg.TransferId, kind) ? null
+            : new LedgerRules.Violation("reference", LedgerRules.LegReferenceMismatch, $"must be {LedgerRules.LegReference(leg.TransferId, kind)}"),
+    ];
 
     /// <summary>Publishes every stored event not yet published, in order; stops at the first failure (the reminder retries).</summary>
     private async Task FlushAsync()
@@ -152,12 +307,12 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, ILog
         new(kind, AccountId, s.Sequence + 1, amount, reference, DateTimeOffset.UtcNow);
 
     private Decision Open(AccountState? state, Func<AccountState, Decision> then) =>
-        state is null ? Decision.Reject("not-found", $"account {AccountId} does not exist")
-        : state.Closed ? Decision.Reject("account-closed", $"account {AccountId} is closed")
+        state is null ? Decision.Reject(LedgerRules.NotFound, $"account {AccountId} does not exist")
+        : state.Closed ? Decision.Reject(LedgerRules.AccountClosed, $"account {AccountId} is closed")
         : then(state);
 
     private static Decision? Covers(AccountState s, decimal amount) =>
-        s.Balance >= amount ? null : Decision.Reject("insufficient-funds", $"balance {s.Balance} does not cover {amount}");
+        s.Balance >= amount ? null : Decision.Reject(LedgerRules.InsufficientFunds, $"balance {s.Balance} does not cover {amount}");
 
     /// <summary>What a reference key holds: the command it was used for, and that command's outcome.</summary>
     internal sealed record StoredOutcome(string Fingerprint, CommandResult Result);

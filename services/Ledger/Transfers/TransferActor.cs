@@ -1,57 +1,118 @@
-using Dapr.Actors;
 using Dapr.Actors.Runtime;
-using Platform.Ledger.Accounts;
+using Microsoft.Extensions.Options;
 
 namespace Platform.Ledger.Transfers;
 
-public interface ITransferActor : IActor
-{
-    Task<TransferResult> ExecuteAsync(TransferRequest request);
-}
-
-public sealed record TransferRequest(string FromAccountId, string ToAccountId, decimal Amount);
-
-/// <summary><see cref="Status"/>: completed, rejected (nothing moved) or compensated (debited, credit refused, debit given back).</summary>
-public sealed record TransferResult(string TransferId, string Status, string? Error, string? Detail);
-
 /// <summary>
-/// A transfer is a saga over two account actors, keyed by the client's reference: debit the source, credit the
-/// target, and if the credit is refused give the debit back. Each step is recorded before the next; a
-/// <c>resume</c> reminder, registered before the first step and removed after the last, finishes a transfer
-/// whose process died midway. Every leg carries its own reference, so a step repeated after a crash is a no-op.
+/// A transfer's record and its authority (see <see cref="ITransferActor"/>). Steps: started → debited → completed,
+/// or debited → compensating → compensated, or started → rejected. Every step is moved by the account whose leg
+/// it is, in that account's turn, so a leg is applied only when its transfer is at the step that calls for it:
+/// a credit only after the debit was stored, a compensation only after the credit was refused for good, and
+/// never both. A <c>resume</c> reminder, registered with the transfer and removed when it is final, finishes a
+/// transfer whose driver died midway; it starts <see cref="TransferSaga"/> on a task of its own rather than
+/// driving it in the reminder's turn, because the legs call back into this actor (which is not reentrant).
 /// </summary>
-internal sealed class TransferActor(ActorHost host) : Actor(host), ITransferActor, IRemindable
+internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptions> options, ILogger<TransferActor> logger) : Actor(host), ITransferActor, IRemindable
 {
     private const string Key = "transfer";
     private const string ResumeReminder = "resume";
 
+    private static readonly string[] Final = [Steps.Completed, Steps.Compensated, Steps.Rejected];
+
+    /// <summary>As stored (the shape is unchanged from the saga that drove itself, so transfers in flight carry over).</summary>
     private sealed record Progress(TransferRequest Request, string Step, TransferResult? Result, string? CreditError = null);
 
-    public async Task<TransferResult> ExecuteAsync(TransferRequest request)
-    {
-        var existing = await StateManager.TryGetStateAsync<Progress>(Key);
-        if (existing.HasValue)
-        {
-            if (existing.Value.Request != request)
-            {
-                return new TransferResult(Id.GetId(), "rejected", "reference-reused", $"reference {Id.GetId()} was already used for a different transfer");
-            }
+    private string TransferId => Id.GetId();
 
-            return existing.Value.Result ?? await RunAsync(existing.Value);
+    public async Task<TransferProgress> BeginAsync(TransferRequest request)
+    {
+        if (LedgerRules.Transfer(request.FromAccountId, request.ToAccountId, request.Amount, TransferId, options.Value.MaxAmount).FirstOrDefault() is { } broken)
+        {
+            return new TransferProgress(TransferId, null, Steps.Rejected, new TransferResult(TransferId, Steps.Rejected, broken.Code, broken.Detail));
         }
 
+        if (await LoadAsync() is { } existing)
+        {
+            return existing.Request == request
+                ? View(existing)
+                : new TransferProgress(TransferId, null, Steps.Rejected,
+                    new TransferResult(TransferId, Steps.Rejected, LedgerRules.ReferenceReused, $"reference {TransferId} was already used for a different transfer"));
+        }
+
+        // The reminder first: if the process dies right after the save, the transfer is still finished.
         await RegisterReminderAsync(ResumeReminder, [], TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
-        var progress = new Progress(request, "started", null);
-        await SaveAsync(progress);
-        return await RunAsync(progress);
+        var started = new Progress(request, Steps.Started, null);
+        await SaveAsync(started);
+        return View(started);
+    }
+
+    public async Task<TransferProgress> GetAsync() =>
+        await LoadAsync() is { } p ? View(p) : new TransferProgress(TransferId, null, Steps.None, null);
+
+    public async Task<LegVerdict> AuthorizeDebitAsync(LegClaim claim) =>
+        claim.Kind == LegKinds.Debit && await LoadAsync() is { Step: Steps.Started } p && Matches(p, claim)
+            ? new LegVerdict(true, true, null, null)
+            : LegVerdict.NotAuthorized;
+
+    public async Task<LegVerdict> DecideAsync(LegClaim claim)
+    {
+        if (await LoadAsync() is not { } p || !Matches(p, claim))
+        {
+            return LegVerdict.NotAuthorized;
+        }
+
+        switch (claim.Kind, p.Step)
+        {
+            case (LegKinds.Debit, Steps.Started):
+                await SaveAsync(claim.Accept ? p with { Step = Steps.Debited } : Finish(p, Steps.Rejected, claim.Error, claim.Detail));
+                return new LegVerdict(true, claim.Accept, claim.Error, claim.Detail);
+            case (LegKinds.Debit, Steps.Rejected):
+                return new LegVerdict(true, false, p.Result?.Error, p.Result?.Detail);
+            case (LegKinds.Debit, _):
+                return new LegVerdict(true, true, null, null);
+
+            case (LegKinds.Credit, Steps.Debited):
+                await SaveAsync(claim.Accept ? Finish(p, Steps.Completed, null, null) : p with { Step = Steps.Compensating, CreditError = claim.Detail ?? claim.Error });
+                return new LegVerdict(true, claim.Accept, claim.Error, claim.Detail);
+            case (LegKinds.Credit, Steps.Completed):
+                return new LegVerdict(true, true, null, null);
+            case (LegKinds.Credit, Steps.Compensating or Steps.Compensated):
+                return new LegVerdict(true, false, "credit-refused", p.CreditError);
+
+            case (LegKinds.Compensate, Steps.Compensating):
+                await SaveAsync(Finish(p, Steps.Compensated, "credit-refused", p.CreditError));
+                return new LegVerdict(true, true, null, p.CreditError);
+            case (LegKinds.Compensate, Steps.Compensated):
+                return new LegVerdict(true, true, null, p.CreditError);
+
+            default:
+                return LegVerdict.NotAuthorized;
+        }
     }
 
     public async Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period)
     {
-        var progress = await StateManager.TryGetStateAsync<Progress>(Key);
-        if (progress.HasValue && progress.Value.Result is null)
+        if (reminderName != ResumeReminder)
         {
-            await RunAsync(progress.Value);
+            return;
+        }
+
+        if (await LoadAsync() is { Result: null })
+        {
+            // Not awaited: the drive calls this actor (and the accounts call it back), so it must run after this turn ends.
+            var saga = new TransferSaga(ProxyFactory);
+            var id = TransferId;
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await saga.ResumeAsync(id);
+                }
+                catch (Exception e)
+                {
+                    LogResumeFailed(logger, e, id);
+                }
+            });
         }
         else
         {
@@ -59,44 +120,54 @@ internal sealed class TransferActor(ActorHost host) : Actor(host), ITransferActo
         }
     }
 
-    private async Task<TransferResult> RunAsync(Progress p)
+    private static bool Matches(Progress p, LegClaim c) => c.Amount == p.Request.Amount && c.Kind switch
     {
-        var id = Id.GetId();
-        var (from, to, amount) = (p.Request.FromAccountId, p.Request.ToAccountId, p.Request.Amount);
-        if (p.Step == "started")
-        {
-            var debit = await Account(from).DebitForTransferAsync(new TransferLeg(id, to, amount, $"{id}:debit"));
-            p = debit.Accepted ? p with { Step = "debited" } : Finish(p, "rejected", debit.Error, debit.Detail);
-            await SaveAsync(p);
-        }
+        LegKinds.Debit or LegKinds.Compensate => c.AccountId == p.Request.FromAccountId && c.CounterpartyId == p.Request.ToAccountId,
+        LegKinds.Credit => c.AccountId == p.Request.ToAccountId && c.CounterpartyId == p.Request.FromAccountId,
+        _ => false,
+    };
 
-        if (p.Step == "debited")
-        {
-            var credit = await Account(to).CreditForTransferAsync(new TransferLeg(id, from, amount, $"{id}:credit"));
-            p = credit.Accepted ? Finish(p, "completed", null, null) : p with { Step = "compensating", CreditError = credit.Detail };
-            await SaveAsync(p);
-        }
-
-        if (p.Step == "compensating")
-        {
-            await Account(from).CompensateAsync(new TransferLeg(id, to, amount, $"{id}:compensate", p.CreditError));
-            p = Finish(p, "compensated", "credit-refused", p.CreditError);
-            await SaveAsync(p);
-        }
-
-        await UnregisterReminderAsync(ResumeReminder);
-        return p.Result!;
-    }
+    private TransferProgress View(Progress p) => new(TransferId, p.Request, p.Step, p.Result);
 
     private Progress Finish(Progress p, string status, string? error, string? detail) =>
-        p with { Step = status, Result = new TransferResult(Id.GetId(), status, error, detail) };
+        p with { Step = status, Result = new TransferResult(TransferId, status, error, detail) };
 
-    private IAccountActor Account(string accountId) =>
-        ProxyFactory.CreateActorProxy<IAccountActor>(new ActorId(accountId), LedgerNames.AccountActor);
+    private async Task<Progress?> LoadAsync()
+    {
+        var p = await StateManager.TryGetStateAsync<Progress>(Key);
+        return p.HasValue ? p.Value : null;
+    }
 
     private async Task SaveAsync(Progress p)
     {
         await StateManager.SetStateAsync(Key, p);
         await StateManager.SaveStateAsync();
+        if (Final.Contains(p.Step))
+        {
+            try
+            {
+                await UnregisterReminderAsync(ResumeReminder);
+            }
+            catch (Exception e) when (e is Dapr.DaprApiException or Dapr.DaprException or HttpRequestException)
+            {
+                // The reminder's next tick finds the transfer final and removes itself.
+                LogResumeFailed(logger, e, TransferId);
+            }
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Resuming transfer {TransferId} failed; its reminder will try again")]
+    private static partial void LogResumeFailed(ILogger logger, Exception error, string transferId);
+}
+
+/// <summary>A transfer's steps; the last three are final.</summary>
+public static class Steps
+{
+    public const string None = "none";
+    public const string Started = "started";
+    public const string Debited = "debited";
+    public const string Compensating = "compensating";
+    public const string Completed = "completed";
+    public const string Compensated = "compensated";
+    public const string Rejected = "rejected";
 }

@@ -1,4 +1,3 @@
-using Dapr.Actors;
 using Dapr.Actors.Client;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -15,19 +14,9 @@ public static class TransfersApi
     /// <summary>The reference names the transfer: sending it again returns the first outcome.</summary>
     public static async Task<Results<Ok<TransferResult>, ValidationProblem, ProblemHttpResult>> Transfer(TransferCommand command, IActorProxyFactory actors, IOptions<LedgerOptions> options)
     {
-        var errors = new Dictionary<string, string[]>();
-        AccountsApi.RequireId(errors, "fromAccountId", command.FromAccountId);
-        AccountsApi.RequireId(errors, "toAccountId", command.ToAccountId);
-        AccountsApi.RequireAmount(errors, "amount", command.Amount, options.Value);
-        AccountsApi.RequireId(errors, "reference", command.Reference);
-        if (command.FromAccountId is not null && command.FromAccountId == command.ToAccountId)
+        if (AccountsApi.Invalid(LedgerRules.Transfer(command.FromAccountId, command.ToAccountId, command.Amount, command.Reference, options.Value.MaxAmount)) is { } invalid)
         {
-            errors["toAccountId"] = ["must differ from fromAccountId"];
-        }
-
-        if (errors.Count > 0)
-        {
-            return TypedResults.ValidationProblem(errors);
+            return invalid;
         }
 
         // A transfer to nowhere would debit, be refused the credit and compensate: two events for nothing. Refuse it
@@ -38,9 +27,8 @@ public static class TransfersApi
                 extensions: new Dictionary<string, object?> { ["rule"] = "not-found", ["transferId"] = command.Reference });
         }
 
-        var result = await actors.CreateActorProxy<ITransferActor>(new ActorId(command.Reference!), LedgerNames.TransferActor)
-            .ExecuteAsync(new TransferRequest(command.FromAccountId!, command.ToAccountId!, command.Amount!.Value));
-        return result.Status == "rejected"
+        var result = await new TransferSaga(actors).RunAsync(command.Reference!, new TransferRequest(command.FromAccountId!, command.ToAccountId!, command.Amount!.Value));
+        return result.Status == Steps.Rejected
             ? TypedResults.Problem(title: result.Error, detail: result.Detail, statusCode: result.Error == "not-found" ? 404 : 409,
                 extensions: new Dictionary<string, object?> { ["rule"] = result.Error, ["transferId"] = result.TransferId })
             : TypedResults.Ok(result);
