@@ -40,7 +40,7 @@ internal static class MethodPath
         return Uri.UnescapeDataString(path);
     }
 
-    /// <summary>daprd's normalisation of a (decoded) method; a method it refuses is <c>ERR_DIRECT_INVOKE</c> / <c>InvalidArgument</c>.</summary>
+    /// <summary>daprd's normalisation of a (decoded) method, without a leading slash; a method it refuses is <c>ERR_DIRECT_INVOKE</c> / <c>InvalidArgument</c>.</summary>
     public static string Normalize(string method, string targetAppId)
     {
         foreach (var c in method)
@@ -53,7 +53,7 @@ internal static class MethodPath
             }
         }
 
-        var cleaned = Clean(method);
+        var cleaned = Clean(method).TrimStart('/'); // one form, whether the method came with a leading slash or not
         while (cleaned.StartsWith("../", StringComparison.Ordinal))
         {
             cleaned = cleaned[3..];

@@ -91,6 +91,27 @@ public sealed class AccessControlPathTests
         Assert.Equal("POST " + received, Assert.Single(pricing.Received));
     }
 
+    [Theory]
+    [InlineData("public%3Fx=1")]
+    [InlineData("public%23frag")]
+    [InlineData("public%0Aline")]
+    public async Task Invoke_MethodWithAForbiddenCharacter_RefusedAndTheAppGetsNothing(string method)
+    {
+        // daprd's NormalizeMethod refuses '?', '#', NUL and control characters once decoded (Kestrel itself already
+        // refuses an encoded NUL in a path with 400).
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var (pricing, orders) = await StartAsync(cluster);
+        using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
+
+        var response = await http.PostAsync($"/v1.0/invoke/pricing/method/{method}", null);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        var error = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("ERR_DIRECT_INVOKE", error.GetProperty("errorCode").GetString());
+        Assert.Contains("invalid method", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Empty(pricing.Received);
+    }
+
     [Fact]
     public async Task InvokeGrpc_DotSegmentsToADeniedPath_PermissionDenied()
     {

@@ -32,6 +32,21 @@ public sealed class RegistryFolderTests
         Assert.Equal(Private, File.GetUnixFileMode(Path.Combine(cluster.Registry, "orders")));
     }
 
+    [Fact]
+    public void CreateTempSubdirectory_AsFixturesAndDevHostUseIt_IsPrivate()
+    {
+        // dev/Host and several fixtures hand such a folder to the sidecars as their registry.
+        var folder = Directory.CreateTempSubdirectory("registry-mode-");
+        try
+        {
+            Assert.Equal(Private, File.GetUnixFileMode(folder.FullName));
+        }
+        finally
+        {
+            folder.Delete();
+        }
+    }
+
     [Theory]
     [InlineData(UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute)]
     [InlineData(UnixFileMode.GroupWrite)]
