@@ -25,7 +25,7 @@ public sealed class NameRegistry
     public NameRegistry(string folder)
     {
         _folder = folder;
-        PrivateFolder.Ensure(folder, isRegistryRoot: true);
+        PrivateFolder.Ensure(folder);
         InternalToken = PrivateFolder.LoadOrCreateToken(Path.Combine(folder, ".internal-token"));
     }
 
@@ -46,7 +46,7 @@ public sealed class NameRegistry
     public IDisposable Register(Replica replica)
     {
         var dir = Path.Combine(_folder, Safe(replica.AppId));
-        PrivateFolder.Ensure(dir, isRegistryRoot: false);
+        PrivateFolder.Create(dir);
         var file = Path.Combine(dir, replica.InstanceId + ".json");
         var temp = file + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(replica));

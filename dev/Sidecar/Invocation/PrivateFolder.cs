@@ -17,19 +17,27 @@ internal static class PrivateFolder
     private const UnixFileMode GroupOrOthers = (UnixFileMode)0b000_111_111;
 
     /// <summary>Creates <paramref name="folder"/> (0700) if it is missing, then checks that it is private.</summary>
-    public static void Ensure(string folder, bool isRegistryRoot)
+    public static void Ensure(string folder)
+    {
+        Create(folder);
+        if (!OperatingSystem.IsWindows())
+        {
+            Check(folder, $"Run `chmod 700 {folder}` and delete {Path.Combine(folder, ".internal-token")} (it may have been read; the next sidecar makes a new one), "
+                + "or point PLATFORM_SIDECAR_REGISTRY (SidecarOptions.RegistryFolder) at a folder only you can use.");
+        }
+    }
+
+    /// <summary>Creates a folder (0700) inside the private registry folder; what is already there is left as it is (the registry folder guards it).</summary>
+    public static void Create(string folder)
     {
         if (OperatingSystem.IsWindows())
         {
             Directory.CreateDirectory(folder);
-            return;
         }
-
-        Directory.CreateDirectory(folder, OwnerOnly);
-        Check(folder, isRegistryRoot
-            ? $"Run `chmod 700 {folder}` and delete {Path.Combine(folder, ".internal-token")} (it may have been read; the next sidecar makes a new one), "
-              + "or point PLATFORM_SIDECAR_REGISTRY (SidecarOptions.RegistryFolder) at a folder only you can use."
-            : $"Run `chmod 700 {folder}`.");
+        else
+        {
+            Directory.CreateDirectory(folder, OwnerOnly);
+        }
     }
 
     /// <summary>Reads the token in <paramref name="file"/>, first writing a new random one (0600) if there is none.</summary>
@@ -61,7 +69,7 @@ internal static class PrivateFolder
 
         if (!OperatingSystem.IsWindows())
         {
-            Check(file, $"Delete it (the next sidecar makes a new one that only you can read) and start again.");
+            Check(file, "Delete it (the next sidecar makes a new one that only you can read) and start again.");
         }
 
         return File.ReadAllText(file).Trim();
