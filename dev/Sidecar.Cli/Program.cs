@@ -57,7 +57,7 @@ try
 {
     sidecar = await Sidecar.StartAsync(parsed.Options! with { LoggerFactory = loggerFactory }, stop.Token);
 }
-catch (ResourceException e)
+catch (Exception e) when (e is ResourceException or Platform.Sidecar.Invocation.RegistryFolderException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;
@@ -101,6 +101,7 @@ internal static class CommandLine
           --resources-path <dir>        folder of component YAML; repeat for several (default ./components if present)
           --app-max-concurrency <n>     most calls into the app at once (default -1, unlimited)
           --config <file>               Dapr Configuration file
+          --max-body-size <quantity>    largest request body / gRPC message, e.g. 4Mi (default), 16Mi, 1k
           --log-level <level>           debug, info (default), warn, error
         """;
 
@@ -109,6 +110,7 @@ internal static class CommandLine
         string? appId = null, channel = null, config = null;
         int? appPort = null;
         int http = 3500, grpc = 50001, maxConcurrency = -1;
+        var maxBodySize = SidecarOptions.DefaultMaxBodySize;
         var resources = new List<string>();
         var level = LogLevel.Information;
         for (var i = 0; i < args.Length; i++)
@@ -179,6 +181,26 @@ internal static class CommandLine
                 case "--config":
                     config = value;
                     break;
+                case "--max-body-size":
+                    if (!Quantity.TryParseBytes(value, out maxBodySize) || maxBodySize <= 0)
+                    {
+                        return Fail($"--max-body-size '{value}' is not a positive size such as 4Mi, 16Mi or 1k");
+                    }
+
+                    break;
+                case "--dapr-http-max-request-size":
+                    // daprd's older flag, in MB; --max-body-size wins when both are given (as in daprd).
+                    if (!args.Any(a => a.StartsWith("--max-body-size", StringComparison.Ordinal)))
+                    {
+                        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var mb) || mb <= 0)
+                        {
+                            return Fail($"--dapr-http-max-request-size '{value}' is not a positive number of MB");
+                        }
+
+                        maxBodySize = (long)mb << 20;
+                    }
+
+                    break;
                 case "--log-level":
                     level = value switch
                     {
@@ -219,6 +241,7 @@ internal static class CommandLine
             ResourcesPaths = resources,
             AppMaxConcurrency = maxConcurrency,
             ConfigPath = config,
+            MaxBodySize = maxBodySize,
         }, false, null, level);
 
         Parsed Fail(string message) => new(null, false, message, level);

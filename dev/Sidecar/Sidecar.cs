@@ -75,6 +75,11 @@ public sealed class Sidecar : IAsyncDisposable
             throw new ArgumentException("an app id is required (--app-id)", nameof(options));
         }
 
+        if (options.MaxBodySize <= 0)
+        {
+            throw new ArgumentException($"the max body size must be positive (--max-body-size), not {options.MaxBodySize}", nameof(options));
+        }
+
         var loggerFactory = options.LoggerFactory ?? NullLoggerFactory.Instance;
         var logger = loggerFactory.CreateLogger($"sidecar.{options.AppId}");
         var resources = ResourceLoader.Load(options.ResourcesPaths, options.AppId);
@@ -85,9 +90,9 @@ public sealed class Sidecar : IAsyncDisposable
             AppApiToken = options.AppApiToken ?? (Environment.GetEnvironmentVariable("APP_API_TOKEN") is { Length: > 0 } appToken ? appToken : null),
         };
         var registryFolder = Path.GetFullPath(options.RegistryFolder ?? NameRegistry.DefaultFolder);
+        var registry = new NameRegistry(registryFolder); // first: a registry folder others can use stops the start before any connection is made
         var components = await Components.InitAsync(resources, options.AppId, registryFolder, logger, TimeProvider.System);
         var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, options.AppApiToken);
-        var registry = new NameRegistry(registryFolder);
         var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
         var tracing = new Tracing(options.AppId, instanceId, configuration.Tracing);
         var invoker = new Invoker(options.AppId, instanceId, registry, app, logger, tracing, resources.Apps, configuration.AccessControl, options.ApiToken is not null);
@@ -95,7 +100,7 @@ public sealed class Sidecar : IAsyncDisposable
             Environment.GetEnvironmentVariable("NAMESPACE") ?? "default");
         var subscriber = new Subscriber(components, app, options.AppId, consumerId, logger, tracing);
         var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
-        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors);
+        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors) { SecretScopes = configuration.Secrets };
 
         // The sidecar reads no appsettings: without this, the host watches the current folder and everything under
         // it for changes (inotify on every subfolder, a thread busy with every file written there), in every sidecar.
@@ -105,7 +110,7 @@ public sealed class Sidecar : IAsyncDisposable
         builder.Services.AddSingleton(runtime);
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
+            o.MaxReceiveMessageSize = (int)Math.Min(options.MaxBodySize, int.MaxValue);
             o.Interceptors.Add<ApiTokenInterceptor>();
             o.Interceptors.Add<DaprErrorInterceptor>();
         });
@@ -113,7 +118,7 @@ public sealed class Sidecar : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = 16 * 1024 * 1024;
+            k.Limits.MaxRequestBodySize = options.MaxBodySize; // gRPC lifts it per call and applies MaxReceiveMessageSize
             k.Listen(IPAddress.Loopback, options.HttpPort, l =>
             {
                 l.Protocols = HttpProtocols.Http1;

@@ -44,6 +44,15 @@ public sealed record SidecarOptions
     /// <summary>The token the sidecar sends to its app as <c>dapr-api-token</c> (daprd's <c>APP_API_TOKEN</c>).</summary>
     public string? AppApiToken { get; init; }
 
+    /// <summary>daprd's default <c>--max-body-size</c>, 4Mi (dapr/dapr pkg/runtime/config.go <c>DefaultMaxRequestBodySize</c>).</summary>
+    public const long DefaultMaxBodySize = 4 << 20;
+
+    /// <summary>
+    /// <c>--max-body-size</c>, in bytes: the largest request body the HTTP API takes and the largest message the gRPC
+    /// API receives (invocations included). Larger ones are refused before anything is done with them.
+    /// </summary>
+    public long MaxBodySize { get; init; } = DefaultMaxBodySize;
+
     /// <summary>Where the sidecar logs; none by default when hosted in-process.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 }

@@ -58,6 +58,10 @@ public sealed class DaprError(string errorCode, string message, int httpStatus, 
     public static DaprError SecretStoreNotFound(string name) =>
         new("ERR_SECRET_STORE_NOT_FOUND", $"failed finding secret store with key {name}", 401, StatusCode.InvalidArgument);
 
+    /// <summary>A secret the Configuration's secret scopes keep from the app (predefined.go <c>ErrSecretPermissionDenied</c>).</summary>
+    public static DaprError SecretPermissionDenied(string key, string store) =>
+        new("ERR_PERMISSION_DENIED", $"access denied by policy to get \"{key}\" from \"{store}\"", 403, StatusCode.PermissionDenied);
+
     public static DaprError DirectInvoke(string message, int httpStatus = 500, StatusCode grpc = StatusCode.Internal) =>
         new("ERR_DIRECT_INVOKE", message, httpStatus, grpc);
 

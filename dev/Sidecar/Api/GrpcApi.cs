@@ -195,7 +195,8 @@ public class DaprGrpcService(SidecarRuntime rt)
             headers.Add(new(h.Key, [h.Value]));
         }
 
-        var call = new OutboundCall(verb, message.Method + query, message.Data?.Value.ToByteArray() ?? [], headers, rt.AppId);
+        // gRPC carries the method as plain text: nothing to percent-decode (daprd only normalises it, in the Invoker).
+        var call = new OutboundCall(verb, message.Method, query, message.Data?.Value.ToByteArray() ?? [], headers, rt.AppId);
         using var result = await rt.Invoker.InvokeAsync(request.Id, call, forwarded: false, context.CancellationToken);
         var body = await result.Response.Content.ReadAsByteArrayAsync(context.CancellationToken);
         if (!result.Response.IsSuccessStatusCode)
@@ -229,6 +230,11 @@ public class DaprGrpcService(SidecarRuntime rt)
     public virtual Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
     {
         var store = rt.Components.SecretStore(request.StoreName);
+        if (!rt.SecretScopes.Allows(request.StoreName, request.Key))
+        {
+            throw DaprError.SecretPermissionDenied(request.Key, request.StoreName);
+        }
+
         if (!store.TryGet(request.Key, out var values))
         {
             throw new DaprError("ERR_SECRET_GET", $"failed getting secret with key {request.Key} from secret store {request.StoreName}: secret {request.Key} not found", 500, StatusCode.Internal);
@@ -243,7 +249,7 @@ public class DaprGrpcService(SidecarRuntime rt)
     {
         var store = rt.Components.SecretStore(request.StoreName);
         var response = new GetBulkSecretResponse();
-        foreach (var name in store.Names)
+        foreach (var name in store.Names.Where(n => rt.SecretScopes.Allows(request.StoreName, n)))
         {
             store.TryGet(name, out var values);
             var secret = new SecretResponse();
@@ -359,7 +365,7 @@ internal sealed class ApiTokenInterceptor(SidecarRuntime rt) : Interceptor
                 throw new RpcException(new Status(StatusCode.Unauthenticated, "missing api token in request metadata"));
             }
 
-            if (given != token)
+            if (!Tokens.Match(given, token))
             {
                 throw new RpcException(new Status(StatusCode.Unauthenticated, "authentication error: api token mismatch"));
             }

@@ -15,8 +15,6 @@ namespace Platform.Sidecar.Api;
 /// </summary>
 internal static class HttpApi
 {
-    private const int MaxBody = 16 * 1024 * 1024;
-
     public static void Map(WebApplication web)
     {
         web.Use(Normalize);
@@ -70,15 +68,17 @@ internal static class HttpApi
 
     /// <summary>
     /// With an API token configured, every call needs it in <c>dapr-api-token</c> except the two health probes
-    /// (daprd's middlewares.go); a peer sidecar's forwarded call proves itself with the registry secret instead.
+    /// (daprd's middlewares.go). The one other way in is a peer sidecar delivering a forwarded invocation to this
+    /// sidecar's own app, proven with the registry secret: the call daprd's internal gRPC API takes over mTLS,
+    /// where the caller cannot know this app's token. The secret opens no other API.
     /// </summary>
     private static Task ApiToken(HttpContext ctx, RequestDelegate next)
     {
         var rt = ctx.RequestServices.GetRequiredService<SidecarRuntime>();
         if (rt.Options.ApiToken is not { } token
             || ctx.Request.Path.Equals("/v1.0/healthz", StringComparison.Ordinal) || ctx.Request.Path.Equals("/v1.0/healthz/outbound", StringComparison.Ordinal)
-            || rt.Invoker.IsForwarded(ctx.Request.Headers[Invoker.ForwardedHeader].FirstOrDefault())
-            || ctx.Request.Headers["dapr-api-token"].FirstOrDefault() == token)
+            || IsForwardedToOwnApp(ctx, rt)
+            || Tokens.Match(ctx.Request.Headers["dapr-api-token"].FirstOrDefault(), token))
         {
             return next(ctx);
         }
@@ -104,7 +104,9 @@ internal static class HttpApi
         }
         catch (BadHttpRequestException e) when (!ctx.Response.HasStarted)
         {
-            await WriteError(ctx, new DaprError("ERR_BODY_READ", e.Message, e.StatusCode, Grpc.Core.StatusCode.InvalidArgument));
+            await WriteError(ctx, e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? BodyTooLarge()
+                : new DaprError("ERR_BODY_READ", e.Message, e.StatusCode, Grpc.Core.StatusCode.InvalidArgument));
         }
     }
 
@@ -130,7 +132,7 @@ internal static class HttpApi
         if (ctx.Request.Headers.TryGetValue("dapr-app-id", out var target) && target.Count > 0)
         {
             var rt = ctx.RequestServices.GetRequiredService<SidecarRuntime>();
-            return InvokeCore(ctx, rt, target[0]!, ctx.Request.Path.Value!.TrimStart('/'));
+            return InvokeCore(ctx, rt, target[0]!, viaHeader: true);
         }
 
         return WriteError(ctx, new DaprError("ERR_API_NOT_FOUND", $"{ctx.Request.Method} {ctx.Request.Path} is not an API of this sidecar", 404, Grpc.Core.StatusCode.Unimplemented));
@@ -298,7 +300,18 @@ internal static class HttpApi
     private static async Task<IResult> Publish(HttpContext ctx, SidecarRuntime rt, string pubsub, string? topic)
     {
         rt.Components.PubSub(pubsub);
-        var body = await ReadBody(ctx);
+        byte[] body;
+        try
+        {
+            body = await ReadBody(ctx);
+        }
+        catch (DaprError e) when (e.ErrorCode == BodyTooLargeCode)
+        {
+            // daprd's publish handler reports a failed body read as a failed publish (pkg/api/http/http.go onPublish).
+            throw new DaprError("ERR_PUBSUB_PUBLISH_MESSAGE", $"error when publishing to topic {topic} in pubsub {pubsub}: {StreamTooLarge}", 500,
+                Grpc.Core.StatusCode.Internal, "DAPR_PUBSUB_PUBLISH_MESSAGE");
+        }
+
         await rt.Publisher.PublishAsync(pubsub, topic ?? "", body, ctx.Request.ContentType, QueryMetadata(ctx),
             ctx.Request.Headers["traceparent"].FirstOrDefault(), ctx.Request.Headers["tracestate"].FirstOrDefault(), ctx.RequestAborted);
         return Results.NoContent();
@@ -390,28 +403,61 @@ internal static class HttpApi
     private static IResult Secret(SidecarRuntime rt, string store, string key)
     {
         var s = rt.Components.SecretStore(store);
+        if (!rt.SecretScopes.Allows(store, key))
+        {
+            throw DaprError.SecretPermissionDenied(key, store);
+        }
+
         return s.TryGet(key, out var values) ? Results.Json(values)
             : Results.Json(new ErrorBody("ERR_SECRET_GET", $"failed getting secret with key {key} from secret store {store}: secret {key} not found"), statusCode: 500);
     }
 
+    /// <summary>Every secret the scopes allow; the others are left out, not refused (daprd's GetBulkSecret filters).</summary>
     private static IResult BulkSecrets(SidecarRuntime rt, string store)
     {
         var s = rt.Components.SecretStore(store);
-        return Results.Json(s.Names.ToDictionary(n => n, n => s.TryGet(n, out var v) ? v : new Dictionary<string, string>()));
+        return Results.Json(s.Names.Where(n => rt.SecretScopes.Allows(store, n))
+            .ToDictionary(n => n, n => s.TryGet(n, out var v) ? v : new Dictionary<string, string>()));
     }
 
     // ---- invocation ----
 
-    private static Task Invoke(HttpContext ctx, SidecarRuntime rt, string appId, string? method) =>
-        InvokeCore(ctx, rt, Uri.UnescapeDataString(appId), method ?? "");
+    private static Task Invoke(HttpContext ctx, SidecarRuntime rt, string appId) =>
+        InvokeCore(ctx, rt, Uri.UnescapeDataString(appId), viaHeader: false);
 
-    private static async Task InvokeCore(HttpContext ctx, SidecarRuntime rt, string appId, string method)
+    /// <summary>A request a peer sidecar forwarded (its marker is the registry secret) for this sidecar's own app.</summary>
+    private static bool IsForwardedToOwnApp(HttpContext ctx, SidecarRuntime rt)
     {
-        var body = await ReadBody(ctx);
+        if (!ctx.Request.Headers.TryGetValue(Invoker.ForwardedHeader, out var marker))
+        {
+            return false;
+        }
+
+        // /v1.0/invoke/{app-id}/method/...
+        var segments = ctx.Request.Path.Value!.Split('/', 6);
+        return segments.Length == 6 && segments[0].Length == 0 && segments[1] == "v1.0" && segments[2] == "invoke" && segments[4] == "method"
+            && Uri.UnescapeDataString(segments[3]) == rt.AppId
+            && rt.Invoker.IsPeer(marker.FirstOrDefault());
+    }
+
+    private static async Task InvokeCore(HttpContext ctx, SidecarRuntime rt, string appId, bool viaHeader)
+    {
+        byte[] body;
+        try
+        {
+            body = await ReadBody(ctx);
+        }
+        catch (DaprError e) when (e.ErrorCode == BodyTooLargeCode)
+        {
+            // daprd streams the body on and fails the invocation when the limit cuts it off.
+            throw DaprError.DirectInvoke($"failed to invoke, id: {appId}, err: {StreamTooLarge}");
+        }
+
         var headers = ctx.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!)).ToList();
-        var forwarded = rt.Invoker.IsForwarded(ctx.Request.Headers[Invoker.ForwardedHeader].FirstOrDefault());
+        var forwarded = !viaHeader && IsForwardedToOwnApp(ctx, rt);
         var caller = forwarded ? ctx.Request.Headers["dapr-caller-app-id"].FirstOrDefault() : rt.AppId;
-        var call = new OutboundCall(ctx.Request.Method, method + ctx.Request.QueryString.Value, body, headers, caller);
+        var raw = ctx.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget ?? ctx.Request.Path.Value!;
+        var call = new OutboundCall(ctx.Request.Method, MethodPath.FromRawTarget(raw, viaHeader), ctx.Request.QueryString.Value ?? "", body, headers, caller);
         using var result = await rt.Invoker.InvokeAsync(appId, call, forwarded, ctx.RequestAborted);
         var response = result.Response;
         ctx.Response.StatusCode = (int)response.StatusCode;
@@ -425,28 +471,60 @@ internal static class HttpApi
 
     // ---- helpers ----
 
+    private const string BodyTooLargeCode = "ERR_BODY_READ";
+
+    /// <summary>What daprd's body limit reports (dapr/kit streams.ErrStreamTooLarge).</summary>
+    private const string StreamTooLarge = "stream too large";
+
+    /// <summary>
+    /// The request body, up to <c>--max-body-size</c>. A larger one is refused before any of it is used, as daprd's
+    /// limit makes the read fail: <c>ERR_BODY_READ</c> 400 (its generic handlers); the state, publish and invoke
+    /// handlers turn that into the error daprd's own handlers give for a failed read.
+    /// </summary>
     internal static async Task<byte[]> ReadBody(HttpContext ctx)
     {
-        if (ctx.Request.ContentLength is > MaxBody)
+        var max = ctx.RequestServices.GetRequiredService<SidecarRuntime>().Options.MaxBodySize;
+        if (ctx.Request.ContentLength > max)
         {
-            throw new DaprError("ERR_BODY_TOO_LARGE", $"the request body is larger than {MaxBody} bytes", 413, Grpc.Core.StatusCode.ResourceExhausted);
+            throw BodyTooLarge();
         }
 
-        if (ctx.Request.ContentLength is { } length)
+        try
         {
-            var buffer = new byte[length];
-            await ctx.Request.Body.ReadExactlyAsync(buffer, ctx.RequestAborted);
-            return buffer;
-        }
+            if (ctx.Request.ContentLength is { } length)
+            {
+                var buffer = new byte[length];
+                await ctx.Request.Body.ReadExactlyAsync(buffer, ctx.RequestAborted);
+                return buffer;
+            }
 
-        using var ms = new MemoryStream();
-        await ctx.Request.Body.CopyToAsync(ms, ctx.RequestAborted);
-        return ms.ToArray();
+            // No length given (chunked): Kestrel's MaxRequestBodySize (the same limit) stops the read.
+            using var ms = new MemoryStream();
+            await ctx.Request.Body.CopyToAsync(ms, ctx.RequestAborted);
+            return ms.Length > max ? throw BodyTooLarge() : ms.ToArray();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw BodyTooLarge();
+        }
     }
+
+    internal static DaprError BodyTooLarge() =>
+        new(BodyTooLargeCode, $"failed to read request body: {StreamTooLarge}", 400, Grpc.Core.StatusCode.InvalidArgument);
 
     private static async Task<JsonDocument> ReadJson(HttpContext ctx)
     {
-        var body = await ReadBody(ctx);
+        byte[] body;
+        try
+        {
+            body = await ReadBody(ctx);
+        }
+        catch (DaprError e) when (e.ErrorCode == BodyTooLargeCode)
+        {
+            // daprd's state handlers decode the body as they read it: the cut-off read is a malformed request.
+            throw DaprError.Malformed(StreamTooLarge);
+        }
+
         try
         {
             return JsonDocument.Parse(body);

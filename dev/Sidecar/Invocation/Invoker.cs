@@ -7,7 +7,13 @@ using Platform.Sidecar.Resources;
 namespace Platform.Sidecar.Invocation;
 
 /// <summary>A call to another app's method, with the body already read (so it can be retried on another replica).</summary>
-public sealed record OutboundCall(string Method, string PathAndQuery, byte[] Body, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? CallerAppId)
+/// <param name="Method">the HTTP verb</param>
+/// <param name="Path">the app's method, decoded (no percent-escapes) and without a leading slash; normalised on the way in</param>
+/// <param name="Query">the query string with its <c>?</c>, or empty</param>
+/// <param name="Body">the request body, read whole</param>
+/// <param name="Headers">the caller's headers</param>
+/// <param name="CallerAppId">the calling app's id</param>
+public sealed record OutboundCall(string Method, string Path, string Query, byte[] Body, IReadOnlyList<KeyValuePair<string, string[]>> Headers, string? CallerAppId)
 {
     /// <summary>The trace context of this hop, which replaces the caller's on the way out.</summary>
     public string? Traceparent { get; init; }
@@ -57,13 +63,18 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         ConnectTimeout = TimeSpan.FromSeconds(2),
     });
 
-    /// <summary>True when a request's forwarded marker is the registry's secret (a peer sidecar sent it).</summary>
-    public bool IsForwarded(string? marker) => marker is not null && marker == registry.InternalToken;
+    /// <summary>
+    /// True when a request's forwarded marker is the registry's secret (a peer sidecar sent it). That vouches for the
+    /// caller's app-id on an invocation of this sidecar's own app, and for nothing else.
+    /// </summary>
+    public bool IsPeer(string? marker) => Tokens.Match(marker, registry.InternalToken);
 
     public async Task<InvocationResult> InvokeAsync(string targetAppId, OutboundCall call, bool forwarded, CancellationToken ct)
     {
+        // One form of the method for the policy and the app alike (daprd normalises at the invocation's entry too).
+        call = call with { Path = MethodPath.Normalize(call.Path, targetAppId) };
         var incoming = Header(call, "traceparent");
-        using var hop = tracing.Start(forwarded ? $"CallLocal/{appId}/{call.PathAndQuery.Split('?')[0]}" : $"CallRemote/{targetAppId}/{call.PathAndQuery.Split('?')[0]}",
+        using var hop = tracing.Start(forwarded ? $"CallLocal/{appId}/{call.Path}" : $"CallRemote/{targetAppId}/{call.Path}",
             forwarded ? System.Diagnostics.ActivityKind.Server : System.Diagnostics.ActivityKind.Client, incoming, Header(call, "tracestate"));
         hop.Tag("dapr.app_id", targetAppId);
         call = call with { Traceparent = hop.Traceparent, Tracestate = hop.Tracestate };
@@ -171,8 +182,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
     private async Task<InvocationResult> ForwardAsync(Replica replica, OutboundCall call, CancellationToken ct)
     {
-        var method = call.PathAndQuery.TrimStart('/');
-        using var request = Build(call, new Uri($"{replica.HttpEndpoint}/v1.0/invoke/{Uri.EscapeDataString(replica.AppId)}/method/{method}"));
+        using var request = Build(call, new Uri($"{replica.HttpEndpoint}/v1.0/invoke/{Uri.EscapeDataString(replica.AppId)}/method/{MethodPath.Escape(call.Path.TrimStart('/'))}{call.Query}"));
         request.Headers.TryAddWithoutValidation(ForwardedHeader, registry.InternalToken);
         request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
         var response = await _peers.SendAsync(request, ct);
@@ -181,11 +191,11 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
     private async Task<InvocationResult> CallAppAsync(OutboundCall call, CancellationToken ct)
     {
-        if (accessControl is not null && !accessControl.Allows(call.CallerAppId, call.PathAndQuery, call.Method))
+        if (accessControl is not null && !accessControl.Allows(call.CallerAppId, call.Path, call.Method))
         {
             // Refused before the app sees anything, as daprd's callee-side access control does.
             throw DaprError.DirectInvoke(
-                $"access control policy has denied access to id: {call.CallerAppId} operation: {call.PathAndQuery.Split('?')[0]} verb: {call.Method}",
+                $"access control policy has denied access to id: {call.CallerAppId} operation: {call.Path} verb: {call.Method}",
                 403, Grpc.Core.StatusCode.PermissionDenied);
         }
 
@@ -197,7 +207,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         var lease = await app.AcquireAsync(ct);
         try
         {
-            using var request = Build(call, new Uri(app.BaseAddress, call.PathAndQuery.StartsWith('/') ? call.PathAndQuery : "/" + call.PathAndQuery));
+            using var request = Build(call, new Uri(app.BaseAddress, "/" + MethodPath.Escape(call.Path.TrimStart('/')) + call.Query));
             request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
             request.Headers.TryAddWithoutValidation("dapr-callee-app-id", appId);
             if (hasApiToken || app.AppApiToken is not null)

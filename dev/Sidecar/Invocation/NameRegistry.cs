@@ -21,38 +21,21 @@ public sealed class NameRegistry
     private readonly Dictionary<string, (long Loaded, int Generation, Replica[] Replicas)> _cache = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
+    /// <exception cref="RegistryFolderException">the folder or its token is not this user's alone (see <see cref="PrivateFolder"/>)</exception>
     public NameRegistry(string folder)
     {
         _folder = folder;
-        Directory.CreateDirectory(folder);
-        InternalToken = LoadOrCreateToken(Path.Combine(folder, ".internal-token"));
+        PrivateFolder.Ensure(folder);
+        InternalToken = PrivateFolder.LoadOrCreateToken(Path.Combine(folder, ".internal-token"));
     }
 
     /// <summary>
     /// A secret shared by the sidecars of this registry: a call one sidecar forwards to another carries it, so the
-    /// receiver can trust the caller's app-id (for access control) and need not ask for the app's API token.
-    /// daprd gets the same guarantee from mTLS between sidecars.
+    /// receiver can trust the caller's app-id (for access control) when it delivers the call to its own app. It
+    /// opens nothing else: every other API still asks for <c>dapr-api-token</c>. daprd gets the same guarantee
+    /// from mTLS on its internal gRPC API, which also serves only sidecar-to-sidecar calls.
     /// </summary>
     public string InternalToken { get; }
-
-    private static string LoadOrCreateToken(string file)
-    {
-        if (!File.Exists(file))
-        {
-            var temp = $"{file}.{Environment.ProcessId}.{Guid.NewGuid():N}";
-            File.WriteAllText(temp, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)));
-            try
-            {
-                File.Move(temp, file, overwrite: false);
-            }
-            catch (IOException)
-            {
-                File.Delete(temp); // another sidecar wrote it first: use theirs
-            }
-        }
-
-        return File.ReadAllText(file).Trim();
-    }
 
     /// <summary>The folder used when none is given: shared by every sidecar of this user on this machine.</summary>
     public static string DefaultFolder =>
@@ -63,7 +46,7 @@ public sealed class NameRegistry
     public IDisposable Register(Replica replica)
     {
         var dir = Path.Combine(_folder, Safe(replica.AppId));
-        Directory.CreateDirectory(dir);
+        PrivateFolder.Create(dir);
         var file = Path.Combine(dir, replica.InstanceId + ".json");
         var temp = file + ".tmp";
         File.WriteAllText(temp, JsonSerializer.Serialize(replica));

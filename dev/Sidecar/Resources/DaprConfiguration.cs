@@ -14,7 +14,8 @@ public sealed record AccessPolicy(string AppId, bool DefaultAllow, IReadOnlyList
 /// <c>spec.accessControl</c> of a Dapr Configuration: applied by the callee's sidecar to every invocation. A call
 /// from an app with a policy takes the first operation rule that matches its path and verb, else that policy's
 /// default; a call from an app without a policy takes the global default. Denied calls get 403 and never reach
-/// the app. Patterns as Dapr writes them: <c>/op</c>, <c>/op/*</c> (one segment), <c>/op/**</c> (any depth).
+/// the app. Patterns as Dapr writes them: <c>/op</c>, <c>/op/*</c> (one segment), <c>/op/**</c> (any depth). The
+/// method judged is the decoded, cleaned one the app receives (<see cref="Invocation.MethodPath"/>).
 /// </summary>
 public sealed record AccessControl(bool DefaultAllow, IReadOnlyDictionary<string, AccessPolicy> Policies)
 {
@@ -55,18 +56,38 @@ public sealed record AccessControl(bool DefaultAllow, IReadOnlyDictionary<string
                 return Enumerable.Range(j, s.Length - j + 1).Any(k => Match(p, i + 1, s, k));
             }
 
-            return j < s.Length && (p[i] == "*" || p[i] == s[j]) && Match(p, i + 1, s, j + 1);
+            // Case-insensitive: daprd lowercases both sides for an HTTP app (dapr/dapr pkg/acl/acl.go).
+            return j < s.Length && (p[i] == "*" || p[i].Equals(s[j], StringComparison.OrdinalIgnoreCase)) && Match(p, i + 1, s, j + 1);
         }
     }
+}
+
+/// <summary>
+/// One entry of <c>spec.secrets.scopes</c>: which secrets of one store the app may read through the secrets API.
+/// daprd's rule (dapr/dapr pkg/config/configuration.go <c>SecretsScope.IsSecretAllowed</c>): a non-empty
+/// <c>allowedSecrets</c> decides alone; else a name in <c>deniedSecrets</c> is refused; else <c>defaultAccess</c>.
+/// </summary>
+public sealed record SecretScope(string StoreName, bool DefaultAllow, IReadOnlySet<string> AllowedSecrets, IReadOnlySet<string> DeniedSecrets)
+{
+    public bool Allows(string key) =>
+        AllowedSecrets.Count > 0 ? AllowedSecrets.Contains(key) : !DeniedSecrets.Contains(key) && DefaultAllow;
+}
+
+/// <summary>The secret scopes of a Configuration by store name; a store without one is open (as in daprd).</summary>
+public sealed record SecretScopes(IReadOnlyDictionary<string, SecretScope> ByStore)
+{
+    public static readonly SecretScopes None = new(new Dictionary<string, SecretScope>());
+
+    public bool Allows(string store, string key) => !ByStore.TryGetValue(store, out var scope) || scope.Allows(key);
 }
 
 /// <summary><c>spec.tracing</c>: sampling rate and the OTLP collector spans go to.</summary>
 public sealed record TracingSettings(double SamplingRate, string? OtlpEndpoint, bool OtlpGrpc);
 
 /// <summary>What this sidecar takes from a Dapr Configuration file (<c>--config</c>).</summary>
-public sealed record DaprConfiguration(AccessControl? AccessControl, TracingSettings? Tracing)
+public sealed record DaprConfiguration(AccessControl? AccessControl, TracingSettings? Tracing, SecretScopes Secrets)
 {
-    public static readonly DaprConfiguration Empty = new(null, null);
+    public static readonly DaprConfiguration Empty = new(null, null, SecretScopes.None);
 
     public static DaprConfiguration Load(string? file)
     {
@@ -94,7 +115,45 @@ public sealed record DaprConfiguration(AccessControl? AccessControl, TracingSett
         var root = stream.Documents.Select(d => d.RootNode).OfType<YamlMappingNode>().FirstOrDefault(d => ResourceLoader.Scalar(d, "kind") == "Configuration")
             ?? throw new ResourceException(file, "kind", "no document of kind Configuration");
         var spec = ResourceLoader.Map(root, "spec");
-        return new DaprConfiguration(ReadAccessControl(file, ResourceLoader.Map(spec, "accessControl")), ReadTracing(file, ResourceLoader.Map(spec, "tracing")));
+        return new DaprConfiguration(ReadAccessControl(file, ResourceLoader.Map(spec, "accessControl")), ReadTracing(file, ResourceLoader.Map(spec, "tracing")),
+            ReadSecretScopes(file, ResourceLoader.Map(spec, "secrets")));
+    }
+
+    /// <summary>daprd refuses a repeated storeName and a defaultAccess other than allow/deny (any case) when it loads the Configuration.</summary>
+    private static SecretScopes ReadSecretScopes(string file, YamlMappingNode? node)
+    {
+        if (node is null || !node.Children.TryGetValue(new YamlScalarNode("scopes"), out var list) || list is not YamlSequenceNode seq)
+        {
+            return SecretScopes.None;
+        }
+
+        var scopes = new Dictionary<string, SecretScope>(StringComparer.Ordinal);
+        var i = 0;
+        foreach (var item in seq.OfType<YamlMappingNode>())
+        {
+            var at = $"spec.secrets.scopes[{i++}]";
+            var store = ResourceLoader.Scalar(item, "storeName") ?? throw new ResourceException(file, at + ".storeName", "required");
+            if (scopes.ContainsKey(store))
+            {
+                throw new ResourceException(file, at + ".storeName", $"'{store}' has a scope already (one per store)");
+            }
+
+            var access = ResourceLoader.Scalar(item, "defaultAccess") ?? "";
+            var deny = access.Equals("deny", StringComparison.OrdinalIgnoreCase);
+            if (!deny && access.Length > 0 && !access.Equals("allow", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ResourceException(file, at + ".defaultAccess", $"'{access}' (expected allow or deny)");
+            }
+
+            scopes[store] = new SecretScope(store, !deny, Names(item, "allowedSecrets", at), Names(item, "deniedSecrets", at));
+        }
+
+        return new SecretScopes(scopes);
+
+        HashSet<string> Names(YamlMappingNode item, string key, string at) =>
+            !item.Children.TryGetValue(new YamlScalarNode(key), out var names) ? []
+            : names is YamlSequenceNode s ? [.. s.OfType<YamlScalarNode>().Select(n => n.Value ?? "")]
+            : throw new ResourceException(file, $"{at}.{key}", "must be a list of secret names");
     }
 
     private static AccessControl? ReadAccessControl(string file, YamlMappingNode? node)

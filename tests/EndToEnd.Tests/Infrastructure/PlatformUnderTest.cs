@@ -94,7 +94,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
                 - name: redeliverInterval
                   value: "500ms"
             """));
-        var registry = Directory.CreateDirectory(Path.Combine(_root, "registry")).FullName;
+        var registry = Path.Combine(_root, "registry"); // the first sidecar creates it, private (0700), as it must be
 
         _observerPort = Ports.Free();
         await StartObserverAsync();

@@ -26,7 +26,6 @@ public sealed class ActorWorld : IAsyncDisposable
         Resources = Path.Combine(Root, "resources");
         Registry = Path.Combine(Root, "registry");
         Directory.CreateDirectory(Resources);
-        Directory.CreateDirectory(Registry);
         var store = redisPort is { } port
             ? $"""
               apiVersion: dapr.io/v1alpha1

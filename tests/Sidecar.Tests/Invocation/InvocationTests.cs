@@ -31,17 +31,19 @@ public sealed class InvocationTests
     public async Task Invoke_AppRefusesALargeBodyBeforeReadingIt_CallerGetsTheAppsAnswer()
     {
         // The app's own body limit (Kestrel's MaxRequestBodySize) answers 413 and drops the connection without
-        // reading the body (12 MB: more than socket buffers absorb, under the sidecar's own 16 MB limit); the caller must still get that 413 through both
-        // sidecars, not a failed forward.
+        // reading the body (12 MB: more than socket buffers absorb, so both sidecars take up to 16Mi here, above
+        // daprd's default --max-body-size of 4Mi); the caller must still get that 413 through both sidecars, not a
+        // failed forward.
         await using var cluster = Cluster.Create(Backend.InMemory);
+        Func<SidecarOptions, SidecarOptions> bigBodies = o => o with { MaxBodySize = 16 << 20 };
         await cluster.StartAsync("small", (web, _) => web.MapPost("/upload", async (HttpRequest r) =>
         {
             r.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = 1024;
             using var copy = new MemoryStream();
             await r.Body.CopyToAsync(copy);
             return Results.Ok(copy.Length);
-        }));
-        var orders = await cluster.StartSidecarAsync("orders");
+        }), configure: bigBodies);
+        var orders = await cluster.StartSidecarAsync("orders", configure: bigBodies);
         using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
 
         for (var i = 0; i < 5; i++)

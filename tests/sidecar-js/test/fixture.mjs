@@ -202,7 +202,7 @@ export class Harness {
   constructor(name) {
     this.dir = mkdtempSync(path.join(os.tmpdir(), `sidecar-js-${name}-`));
     this.registry = path.join(this.dir, "registry");
-    mkdirSync(this.registry);
+    mkdirSync(this.registry, { mode: 0o700 }); // the sidecar refuses a registry folder others can read
     this.sidecars = [];
     this.servers = [];
     this.clients = [];
