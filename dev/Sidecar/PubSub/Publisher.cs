@@ -16,7 +16,7 @@ public sealed class Publisher(Components components, string appId, Tracing traci
 
         if (!TopicScopes.MayPublish(resource, appId, topic))
         {
-            throw new DaprError("ERR_PUBSUB_FORBIDDEN", $"topic {topic} is not allowed for app id {appId}", 403, Grpc.Core.StatusCode.PermissionDenied);
+            throw TopicScopes.Forbidden(topic, appId);
         }
 
         var raw = metadata.TryGetValue("rawPayload", out var r) && string.Equals(r, "true", StringComparison.OrdinalIgnoreCase);
@@ -34,36 +34,60 @@ public sealed class Publisher(Components components, string appId, Tracing traci
 }
 
 /// <summary>
-/// Topic scoping metadata daprd applies to every pub/sub component: <c>allowedTopics</c> (a comma list; empty = all),
-/// <c>publishingScopes</c> and <c>subscriptionScopes</c> (<c>app1=t1,t2;app2=t3</c>: an app listed may only use its topics).
+/// Topic scoping metadata daprd applies to every pub/sub component (dapr/dapr <c>pkg/scopes/scopes.go</c> reads it,
+/// <c>pkg/runtime/pubsub/adapter.go</c> <c>IsOperationAllowed</c> decides): <c>allowedTopics</c> (a comma list; empty
+/// = all), <c>protectedTopics</c> (a comma list of topics only a scoped app may use), and <c>publishingScopes</c> /
+/// <c>subscriptionScopes</c> (<c>app1=t1,t2;app2=t3</c>: an app listed may only use its topics; <c>app3=</c> none).
+/// The same check guards publishing (HTTP, gRPC, bulk), subscribing, and the sidecar's own dead-letter publishes.
 /// </summary>
 internal static class TopicScopes
 {
     public static bool MayPublish(Resources.ComponentResource c, string appId, string topic) =>
-        Allowed(c, topic) && Scoped(c.Get("publishingScopes"), appId, topic);
+        IsAllowed(c, topic, ScopedTopics(c, "publishingScopes", appId));
 
     public static bool MaySubscribe(Resources.ComponentResource c, string appId, string topic) =>
-        Allowed(c, topic) && Scoped(c.Get("subscriptionScopes"), appId, topic);
+        IsAllowed(c, topic, ScopedTopics(c, "subscriptionScopes", appId));
 
-    private static bool Allowed(Resources.ComponentResource c, string topic) =>
-        c.Get("allowedTopics") is not { } allowed || allowed.Split(',', StringSplitOptions.TrimEntries).Contains(topic, StringComparer.Ordinal);
+    public static DaprError Forbidden(string topic, string appId) =>
+        new("ERR_PUBSUB_FORBIDDEN", $"topic {topic} is not allowed for app id {appId}", 403, Grpc.Core.StatusCode.PermissionDenied);
 
-    private static bool Scoped(string? scopes, string appId, string topic)
+    private static bool IsAllowed(Resources.ComponentResource c, string topic, List<string> scoped)
     {
-        if (scopes is null)
+        var allowed = Topics(c, "allowedTopics");
+        if (allowed.Count > 0 && !allowed.Contains(topic))
+        {
+            return false;
+        }
+
+        // An unprotected topic is open to an app no scope names; a protected one needs the app's own grant.
+        if (scoped.Count == 0 && !Topics(c, "protectedTopics").Contains(topic))
         {
             return true;
         }
 
-        foreach (var entry in scopes.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        return scoped.Contains(topic);
+    }
+
+    // daprd matches metadata names case-insensitively and deletes every space from the value before splitting.
+    private static string? Value(Resources.ComponentResource c, string name) =>
+        c.Metadata.FirstOrDefault(m => m.Key.Equals(name, StringComparison.OrdinalIgnoreCase)).Value is { Length: > 0 } v ? v.Replace(" ", "", StringComparison.Ordinal) : null;
+
+    private static List<string> Topics(Resources.ComponentResource c, string name) =>
+        Value(c, name) is { } v ? [.. v.Split(',').Distinct(StringComparer.Ordinal)] : [];
+
+    /// <summary>The topics every entry for <paramref name="appId"/> grants (entries for one app add up; none: an empty list).</summary>
+    private static List<string> ScopedTopics(Resources.ComponentResource c, string name, string appId)
+    {
+        var topics = new List<string>();
+        foreach (var entry in (Value(c, name) ?? "").Split(';'))
         {
-            var eq = entry.IndexOf('=', StringComparison.Ordinal);
-            if (eq > 0 && entry[..eq].Trim() == appId)
+            var parts = entry.Split('=');
+            if (parts.Length >= 2 && parts[0] == appId)
             {
-                return entry[(eq + 1)..].Split(',', StringSplitOptions.TrimEntries).Contains(topic, StringComparer.Ordinal);
+                topics.AddRange(parts[1].Split(',').Where(t => !topics.Contains(t, StringComparer.Ordinal)));
             }
         }
 
-        return true;
+        return topics;
     }
 }

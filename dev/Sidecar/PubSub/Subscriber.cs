@@ -342,6 +342,14 @@ public sealed class Subscriber(Components components, AppChannel app, string app
             return Ack.Done;
         }
 
+        // daprd dead-letters through its publisher (dapr/dapr pkg/runtime/subscription sendToDeadLetter), so this app's
+        // publishing scopes apply; refused, the message stays with the broker as when the publish fails.
+        if (components.TryGetPubSub(spec.PubSubName, out var pubsub) && !TopicScopes.MayPublish(pubsub.Resource, appId, spec.DeadLetterTopic))
+        {
+            logger.LogError("Could not dead-letter {MessageId}: {Error}; it stays with the broker", message.Id, TopicScopes.Forbidden(spec.DeadLetterTopic, appId).Message);
+            return Ack.Redeliver;
+        }
+
         try
         {
             await broker.PublishAsync(spec.DeadLetterTopic, message.Data, message.Metadata, ct);

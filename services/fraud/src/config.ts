@@ -1,6 +1,8 @@
 // Settings come from the environment (12-factor; `dapr run` and Kubernetes both set env vars) and are checked
 // once at start, so a typo fails the process with a message instead of silently using a default.
 
+import { isIP } from "node:net";
+
 export interface RuleSettings {
   /** Velocity: more than this many debits ... */
   velocityMax: number;
@@ -19,6 +21,8 @@ export interface RuleSettings {
 }
 
 export interface Settings {
+  /** The address this app listens on: APP_HOST, else loopback (its sidecar is on the same host). */
+  appHost: string;
   /** Where this app listens: APP_PORT (`dapr run --app-port` sets it), else PORT (`tye run`), else 3001. */
   appPort: number;
   daprHost: string;
@@ -64,7 +68,15 @@ export function loadSettings(env: Env = process.env): Settings {
   const wholeAtLeast = (min: number) => (n: number) => Number.isSafeInteger(n) && n >= min;
   const port = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65_535;
 
+  // Like every app here, fraud listens on loopback unless told otherwise; Kubernetes sets APP_HOST=0.0.0.0 (the
+  // kubelet probes the pod IP), as ASPNETCORE_HTTP_PORTS makes the C# apps listen on every address there.
+  const appHost = env["APP_HOST"]?.trim() || "127.0.0.1";
+  if (!isIP(appHost)) {
+    problems.push(`APP_HOST must be an IP address to listen on, such as 127.0.0.1 or 0.0.0.0 (got ${JSON.stringify(env["APP_HOST"])})`);
+  }
+
   const settings: Settings = {
+    appHost,
     // `dapr run` sets APP_PORT; `tye run` sets PORT for an executable's binding. APP_PORT wins when both are set.
     appPort: env["APP_PORT"]?.trim() ? read("APP_PORT", 3001, port, "a TCP port (1-65535)") : read("PORT", 3001, port, "a TCP port (1-65535)"),
     daprHost: env["DAPR_HOST"]?.trim() || "127.0.0.1",

@@ -1,9 +1,10 @@
-import { CommunicationProtocolEnum, DaprServer, LogLevel } from "@dapr/dapr";
+import { DaprServer } from "@dapr/dapr";
 import express from "express";
 import { mapFraudApi } from "./api.js";
 import { ConfigError, loadSettings, type Settings } from "./config.js";
 import { log } from "./log.js";
 import { PubSub, Topics } from "./names.js";
+import { serverOptions } from "./server.js";
 import { FraudStream } from "./stream.js";
 
 let settings: Settings;
@@ -19,14 +20,7 @@ try {
 
 // Our own express app, so the HTTP endpoints can answer with real status codes; the SDK adds its routes to it.
 const app = express();
-const server = new DaprServer({
-  serverHost: "0.0.0.0",
-  serverPort: String(settings.appPort),
-  serverHttp: app,
-  communicationProtocol: CommunicationProtocolEnum.HTTP,
-  clientOptions: { daprHost: settings.daprHost, daprPort: String(settings.daprHttpPort) },
-  logger: { level: LogLevel.Warn },
-});
+const server = new DaprServer(serverOptions(settings, app));
 
 const stream = new FraudStream(server.client, settings.rules);
 mapFraudApi(app, server.client, stream, settings);
@@ -41,4 +35,4 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
 }
 
 await server.start();
-log.info("fraud started", { appPort: settings.appPort, daprHttpPort: settings.daprHttpPort, rules: settings.rules });
+log.info("fraud started", { appHost: settings.appHost, appPort: settings.appPort, daprHttpPort: settings.daprHttpPort, rules: settings.rules });

@@ -5,7 +5,7 @@ import { ConfigError, defaultRules, loadSettings } from "../src/config.js";
 describe("settings", () => {
   test("defaults when nothing is set", () => {
     const settings = loadSettings({});
-    assert.deepEqual(settings, { appPort: 3001, daprHost: "127.0.0.1", daprHttpPort: 3500, rules: defaultRules });
+    assert.deepEqual(settings, { appHost: "127.0.0.1", appPort: 3001, daprHost: "127.0.0.1", daprHttpPort: 3500, rules: defaultRules });
   });
 
   test("the app port comes from APP_PORT (dapr run), else PORT (tye run)", () => {

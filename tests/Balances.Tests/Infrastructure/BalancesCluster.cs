@@ -58,11 +58,13 @@ public sealed class BalancesCluster : IAsyncDisposable
     /// <summary>A DaprClient of a sidecar that has no app: publishes when the ledger is down.</summary>
     public DaprClient Client { get; private set; } = null!;
 
-    public static async Task<BalancesCluster> StartAsync(Backend backend, int replicas = 1)
+    /// <param name="components">rewrites the components folder before any sidecar starts (given the folder and the Redis server, if any)</param>
+    public static async Task<BalancesCluster> StartAsync(Backend backend, int replicas = 1, Action<string, RedisServer?>? components = null)
     {
         var cluster = new BalancesCluster(backend, backend == Backend.Redis ? await RedisServer.StartAsync() : null);
         try
         {
+            components?.Invoke(cluster.ComponentsDir, cluster.Redis);
             await cluster.Ledger.StartAsync();
             cluster._client = await Platform.Sidecar.Sidecar.StartAsync(new() { AppId = "tests", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
             cluster.Client = new DaprClientBuilder().UseHttpEndpoint(cluster._client.HttpEndpoint).UseGrpcEndpoint(cluster._client.GrpcEndpoint).Build();

@@ -22,6 +22,20 @@ public static class Contract
     /// </summary>
     public const string BroadcastComponent = "views-broadcast";
 
+    /// <summary>
+    /// Every topic, by component: the one app that publishes it (its owner) and the apps that subscribe it. Every
+    /// pub/sub component protects exactly its topics and grants each to these apps only (TopicOwnershipTests); a
+    /// topic a service names in its code must be listed here.
+    /// </summary>
+    public static readonly Dictionary<(string Component, string Topic), (string Owner, string[] Subscribers)> Topics = new()
+    {
+        [("pubsub", "ledger")] = ("ledger", ["balances", "fraud", "live-leader"]),
+        [("pubsub", "alerts")] = ("fraud", ["live-leader"]),
+        [("pubsub", "routes")] = ("routing", ["live-leader"]),
+        [("pubsub", "solver-load")] = ("solver", ["live-leader"]),
+        [("views-broadcast", "views")] = ("live-leader", ["live"]),
+    };
+
     /// <summary>Who invokes whom through the sidecars (callee → callers): the access control and NetworkPolicies.</summary>
     public static readonly Dictionary<string, string[]> Invocations = new()
     {

@@ -101,7 +101,9 @@ public sealed class OptimizerCluster : IAsyncDisposable
     private async Task InitAsync(int solvers, int solverMaxConcurrency, bool routing, int roundMs)
     {
         var observer = await StartObserverAsync();
-        await StartSidecarAsync("observer", observer, -1);
+        // The observer reads `routes` and `solver-load` as the Live leader does, under its app-id: components/local
+        // lets only the topics' listed subscribers have them (protectedTopics, subscriptionScopes).
+        await StartSidecarAsync("live-leader", observer, -1);
         for (var i = 1; i <= solvers; i++)
         {
             await AddSolverAsync($"solver-{i}", solverMaxConcurrency);
