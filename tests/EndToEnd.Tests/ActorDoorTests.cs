@@ -139,6 +139,38 @@ public sealed class ActorDoorTests(ActorDoorTests.Fixture platform, ITestOutputH
         : answer.TryGetProperty("result", out var r) && r.ValueKind == JsonValueKind.Object && r.TryGetProperty("error", out var re) ? re.GetString()
         : null;
 
+    [Theory]
+    [InlineData("credit")]
+    [InlineData("compensate")]
+    public async Task LastLeg_DecidedButNotStored_AsIfTheProcessDiedBetween_ResumeStoresIt_MoneyConserved(string leg)
+    {
+        // The transfer records a credit (or a compensation) before its account stores it. Here the decision is
+        // recorded through the actor door and the account never hears of it, which is what a process killed between
+        // the two writes leaves behind. Nobody resends anything: the transfer's resume reminder must finish it.
+        var u = Guid.NewGuid().ToString("N")[..8];
+        var (a, b, t) = ($"gap-a-{u}", $"gap-b-{u}", $"gap-t-{u}");
+        await platform.OpenAsync(a, 100m);
+        await platform.OpenAsync(b, 0m);
+        Assert.Equal(HttpStatusCode.OK, (await platform.CallActorAsync("TransferActor", t, "BeginAsync", $$"""{"fromAccountId":"{{a}}","toAccountId":"{{b}}","amount":30}""")).Status);
+        var (_, debit) = await platform.CallActorAsync("AccountActor", a, "DebitForTransferAsync", $$"""{"transferId":"{{t}}","counterpartyId":"{{b}}","amount":30,"reference":"{{t}}:debit"}""");
+        Assert.True(debit.GetProperty("accepted").GetBoolean(), debit.ToString());
+        var (_, credit) = await platform.CallActorAsync("TransferActor", t, "DecideAsync",
+            $$"""{"kind":"credit","accountId":"{{b}}","counterpartyId":"{{a}}","amount":30,"accept":{{(leg == "credit" ? "true" : "false")}},"error":"account-closed","detail":"gone"}""");
+        Assert.True(credit.GetProperty("authorized").GetBoolean(), credit.ToString());
+        if (leg == "compensate")
+        {
+            var (_, back) = await platform.CallActorAsync("TransferActor", t, "DecideAsync", $$"""{"kind":"compensate","accountId":"{{a}}","counterpartyId":"{{b}}","amount":30,"accept":true}""");
+            Assert.True(back.GetProperty("apply").GetBoolean(), back.ToString());
+        }
+
+        var expected = leg == "credit" ? (A: 70m, B: 30m) : (A: 100m, B: 0m);
+        await Poll.UntilAsync(async () => (await Consistency.LedgerAccountAsync(platform.Platform, a)).Balance + (await Consistency.LedgerAccountAsync(platform.Platform, b)).Balance,
+            sum => sum == 100m, "the resume reminder to store the last leg (money back to 100 in all)", seconds: 90);
+        await platform.ConvergedSnapshotAsync(a, b);
+        Assert.Equal(expected.A, (await Consistency.LedgerAccountAsync(platform.Platform, a)).Balance);
+        Assert.Equal(expected.B, (await Consistency.LedgerAccountAsync(platform.Platform, b)).Balance);
+    }
+
     /// <summary>Ledger and Balances as processes on Redis; clients and the actor door both go through the ledger's sidecar.</summary>
     public sealed class Fixture : IAsyncLifetime
     {

@@ -14,6 +14,9 @@ public interface ITransferActor : IActor
 
     Task<TransferProgress> GetAsync();
 
+    /// <summary>The driver saw the last leg (credit or compensation) stored by its account: nothing is left to do, the resume reminder goes.</summary>
+    Task SettleAsync();
+
     /// <summary>Asked by the source account before it stores a debit: is a debit of exactly this due now? Changes nothing.</summary>
     Task<LegVerdict> AuthorizeDebitAsync(LegClaim claim);
 
@@ -31,8 +34,11 @@ public sealed record TransferRequest(string FromAccountId, string ToAccountId, d
 /// <summary><see cref="Status"/>: completed, rejected (nothing moved) or compensated (debited, credit refused, debit given back).</summary>
 public sealed record TransferResult(string TransferId, string Status, string? Error, string? Detail);
 
-/// <summary>Where a transfer is: <see cref="Step"/> is started, debited, compensating, or final (completed, compensated, rejected) with <see cref="Result"/>.</summary>
-public sealed record TransferProgress(string TransferId, TransferRequest? Request, string Step, TransferResult? Result);
+/// <summary>
+/// Where a transfer is: <see cref="Step"/> is started, debited, compensating, or final (completed, compensated, rejected)
+/// with <see cref="Result"/>; <see cref="Done"/> once the last leg is known to be stored too.
+/// </summary>
+public sealed record TransferProgress(string TransferId, TransferRequest? Request, string Step, TransferResult? Result, bool Done = false);
 
 public static class LegKinds
 {

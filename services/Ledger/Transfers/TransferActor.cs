@@ -17,10 +17,16 @@ internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptio
     private const string Key = "transfer";
     private const string ResumeReminder = "resume";
 
-    private static readonly string[] Final = [Steps.Completed, Steps.Compensated, Steps.Rejected];
-
-    /// <summary>As stored (the shape is unchanged from the saga that drove itself, so transfers in flight carry over).</summary>
-    private sealed record Progress(TransferRequest Request, string Step, TransferResult? Result, string? CreditError = null);
+    /// <summary>
+    /// As stored (the shape extends the saga that drove itself, so transfers in flight carry over). <see cref="Settled"/>:
+    /// the account of the last leg has confirmed it stored it. A credit or compensation is decided here before its
+    /// account stores it, so a process that dies in between leaves a final transfer whose last leg is still to be
+    /// applied: until it is settled the resume reminder stays and the saga applies that leg again (idempotently).
+    /// </summary>
+    private sealed record Progress(TransferRequest Request, string Step, TransferResult? Result, string? CreditError = null, bool Settled = false)
+    {
+        public bool Done => Step == Steps.Rejected || (Result is not null && Settled);
+    }
 
     private string TransferId => Id.GetId();
 
@@ -48,6 +54,14 @@ internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptio
 
     public async Task<TransferProgress> GetAsync() =>
         await LoadAsync() is { } p ? View(p) : new TransferProgress(TransferId, null, Steps.None, null);
+
+    public async Task SettleAsync()
+    {
+        if (await LoadAsync() is { Result: not null, Settled: false } p)
+        {
+            await SaveAsync(p with { Settled = true });
+        }
+    }
 
     public async Task<LegVerdict> AuthorizeDebitAsync(LegClaim claim) =>
         claim.Kind == LegKinds.Debit && await LoadAsync() is { Step: Steps.Started } p && Matches(p, claim)
@@ -97,7 +111,7 @@ internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptio
             return;
         }
 
-        if (await LoadAsync() is { Result: null })
+        if (await LoadAsync() is { Done: false })
         {
             // Not awaited: the drive calls this actor (and the accounts call it back), so it must run after this turn ends.
             var saga = new TransferSaga(ProxyFactory);
@@ -127,7 +141,7 @@ internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptio
         _ => false,
     };
 
-    private TransferProgress View(Progress p) => new(TransferId, p.Request, p.Step, p.Result);
+    private TransferProgress View(Progress p) => new(TransferId, p.Request, p.Step, p.Result, p.Done);
 
     private Progress Finish(Progress p, string status, string? error, string? detail) =>
         p with { Step = status, Result = new TransferResult(TransferId, status, error, detail) };
@@ -142,7 +156,7 @@ internal sealed partial class TransferActor(ActorHost host, IOptions<LedgerOptio
     {
         await StateManager.SetStateAsync(Key, p);
         await StateManager.SaveStateAsync();
-        if (Final.Contains(p.Step))
+        if (p.Done)
         {
             try
             {

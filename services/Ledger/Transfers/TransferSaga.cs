@@ -24,18 +24,12 @@ public sealed class TransferSaga(IActorProxyFactory actors)
 
     private async Task<TransferResult> DriveAsync(string transferId, TransferProgress p)
     {
+        string? stored = null; // the step whose leg this drive saw its account store
         while (p.Result is null)
         {
-            var (request, step) = (p.Request!, p.Step);
-            var (from, to, amount) = (request.FromAccountId, request.ToAccountId, request.Amount);
-            _ = step switch
-            {
-                Steps.Started => await Account(from).DebitForTransferAsync(new TransferLeg(transferId, to, amount, LedgerRules.LegReference(transferId, LegKinds.Debit))),
-                Steps.Debited => await Account(to).CreditForTransferAsync(new TransferLeg(transferId, from, amount, LedgerRules.LegReference(transferId, LegKinds.Credit))),
-                Steps.Compensating => await Account(from).CompensateAsync(new TransferLeg(transferId, to, amount, LedgerRules.LegReference(transferId, LegKinds.Compensate))),
-                _ => throw new InvalidOperationException($"transfer {transferId} is at an unknown step '{step}'"),
-            };
-
+            var step = p.Step;
+            var outcome = await LegAsync(transferId, p.Request!, step);
+            stored = outcome.Accepted ? step : null;
             p = await Transfer(transferId).GetAsync();
             if (p.Result is null && p.Step == step)
             {
@@ -44,7 +38,33 @@ public sealed class TransferSaga(IActorProxyFactory actors)
             }
         }
 
+        // The last leg was decided by the transfer before its account stored it: make sure it is stored (the call is
+        // idempotent, and skipped when this drive just saw it stored), then let the transfer drop its reminder.
+        if (!p.Done && p.Step is Steps.Completed or Steps.Compensated)
+        {
+            var lastLeg = p.Step == Steps.Completed ? Steps.Debited : Steps.Compensating;
+            if (stored != lastLeg && !(await LegAsync(transferId, p.Request!, lastLeg)).Accepted)
+            {
+                throw new InvalidOperationException($"transfer {transferId} is {p.Step} but its last leg was not stored");
+            }
+
+            await Transfer(transferId).SettleAsync();
+        }
+
         return p.Result;
+    }
+
+    /// <summary>The leg a transfer at <paramref name="step"/> calls for.</summary>
+    private Task<CommandResult> LegAsync(string transferId, TransferRequest request, string step)
+    {
+        var (from, to, amount) = (request.FromAccountId, request.ToAccountId, request.Amount);
+        return step switch
+        {
+            Steps.Started => Account(from).DebitForTransferAsync(new TransferLeg(transferId, to, amount, LedgerRules.LegReference(transferId, LegKinds.Debit))),
+            Steps.Debited => Account(to).CreditForTransferAsync(new TransferLeg(transferId, from, amount, LedgerRules.LegReference(transferId, LegKinds.Credit))),
+            Steps.Compensating => Account(from).CompensateAsync(new TransferLeg(transferId, to, amount, LedgerRules.LegReference(transferId, LegKinds.Compensate))),
+            _ => throw new InvalidOperationException($"transfer {transferId} is at an unknown step '{step}'"),
+        };
     }
 
     private ITransferActor Transfer(string transferId) => actors.CreateActorProxy<ITransferActor>(new ActorId(transferId), LedgerNames.TransferActor);
