@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Versioning;
 
 namespace Platform.Sidecar.Invocation;
 
@@ -75,9 +74,13 @@ internal static class PrivateFolder
         return File.ReadAllText(file).Trim();
     }
 
-    [UnsupportedOSPlatform("windows")]
     private static void Check(string path, string fix)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the per-user temp folder's ACLs guard it there
+        }
+
         var (isLink, otherOwner, mode) = Inspect(path);
         if (isLink)
         {
@@ -100,9 +103,13 @@ internal static class PrivateFolder
     }
 
     /// <summary>Whether <paramref name="path"/> itself is a symbolic link, who owns it when that is not this user, and its permission bits.</summary>
-    [UnsupportedOSPlatform("windows")]
     private static (bool IsLink, string? OtherOwner, UnixFileMode Mode) Inspect(string path)
     {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new NotSupportedException("Unix file modes only");
+        }
+
         if (OperatingSystem.IsLinux())
         {
             try

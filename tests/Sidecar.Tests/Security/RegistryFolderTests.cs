@@ -14,7 +14,6 @@ namespace Platform.Sidecar.Tests.Security;
 /// The registry folder holds the secret peer sidecars vouch for each other with (<c>.internal-token</c>): only its
 /// owner may read it, and even with it in hand no API but delivering a forwarded invocation opens.
 /// </summary>
-[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // file modes: the folder rules are Unix rules
 public sealed class RegistryFolderTests
 {
     private const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
@@ -27,9 +26,9 @@ public sealed class RegistryFolderTests
 
         await cluster.StartSidecarAsync("orders");
 
-        Assert.Equal(Private, File.GetUnixFileMode(cluster.Registry));
-        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(cluster.Registry, ".internal-token")));
-        Assert.Equal(Private, File.GetUnixFileMode(Path.Combine(cluster.Registry, "orders")));
+        Assert.Equal(Private, UnixModes.Get(cluster.Registry));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, UnixModes.Get(Path.Combine(cluster.Registry, ".internal-token")));
+        Assert.Equal(Private, UnixModes.Get(Path.Combine(cluster.Registry, "orders")));
     }
 
     [Fact]
@@ -39,7 +38,7 @@ public sealed class RegistryFolderTests
         var folder = Directory.CreateTempSubdirectory("registry-mode-");
         try
         {
-            Assert.Equal(Private, File.GetUnixFileMode(folder.FullName));
+            Assert.Equal(Private, UnixModes.Get(folder.FullName));
         }
         finally
         {
@@ -55,14 +54,14 @@ public sealed class RegistryFolderTests
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
         Directory.CreateDirectory(cluster.Registry);
-        File.SetUnixFileMode(cluster.Registry, Private | extra);
+        UnixModes.Set(cluster.Registry, Private | extra);
 
         var e = await Assert.ThrowsAsync<RegistryFolderException>(() => cluster.StartSidecarAsync("orders"));
 
         Assert.Contains(cluster.Registry, e.Message, StringComparison.Ordinal);
         Assert.Contains("chmod 700", e.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(cluster.Registry, ".internal-token")), "no token is written into a folder others can read");
-        Assert.Equal(Private | extra, File.GetUnixFileMode(cluster.Registry));
+        Assert.Equal(Private | extra, UnixModes.Get(cluster.Registry));
     }
 
     [Fact]
@@ -70,10 +69,10 @@ public sealed class RegistryFolderTests
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
         Directory.CreateDirectory(cluster.Registry);
-        File.SetUnixFileMode(cluster.Registry, Private);
+        UnixModes.Set(cluster.Registry, Private);
         var token = Path.Combine(cluster.Registry, ".internal-token");
         await File.WriteAllTextAsync(token, "leaked");
-        File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        UnixModes.Set(token, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
 
         var e = await Assert.ThrowsAsync<RegistryFolderException>(() => cluster.StartSidecarAsync("orders"));
 
@@ -90,7 +89,7 @@ public sealed class RegistryFolderTests
             // root can make a folder that is someone else's: nobody (65534) owns this one.
             folder = cluster.Registry;
             Directory.CreateDirectory(folder);
-            File.SetUnixFileMode(folder, Private);
+            UnixModes.Set(folder, Private);
             using var chown = Process.Start("chown", ["65534:65534", folder])!;
             await chown.WaitForExitAsync();
             Assert.Equal(0, chown.ExitCode);
@@ -183,5 +182,22 @@ public sealed class RegistryFolderTests
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("orders", Assert.Single(pricing.Received));
+    }
+}
+
+/// <summary>File modes: the registry folder's rules are Unix rules (on Windows its ACLs do the job and these tests do not apply).</summary>
+internal static class UnixModes
+{
+    public static UnixFileMode Get(string path) =>
+        OperatingSystem.IsWindows() ? throw new NotSupportedException("Unix file modes only") : File.GetUnixFileMode(path);
+
+    public static void Set(string path, UnixFileMode mode)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new NotSupportedException("Unix file modes only");
+        }
+
+        File.SetUnixFileMode(path, mode);
     }
 }
