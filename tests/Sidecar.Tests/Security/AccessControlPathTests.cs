@@ -1,14 +1,7 @@
 // InvokeMethodGrpcAsync is obsolete in the SDK, but it is the SDK's way to reach daprd's gRPC InvokeService.
 #pragma warning disable CS0618
 
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Dapr.Client;
 using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Security;
 

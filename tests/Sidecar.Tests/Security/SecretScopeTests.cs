@@ -1,10 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
 using Grpc.Core;
 using Platform.Sidecar.Resources;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Security;
 

@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
 using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 using Platform.Sidecar.Tests.State;
 
 namespace Platform.Sidecar.Tests.Security;
