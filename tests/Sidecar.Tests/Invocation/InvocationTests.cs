@@ -1,7 +1,6 @@
 // InvokeMethodAsync is obsolete in the SDK but it is what most existing apps call: the sidecar must serve it.
 #pragma warning disable CS0618
 
-
 namespace Platform.Sidecar.Tests.Invocation;
 
 public sealed record Quote(string Replica, string Caller, string Callee);

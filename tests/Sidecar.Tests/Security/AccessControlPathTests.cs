@@ -12,25 +12,7 @@ namespace Platform.Sidecar.Tests.Security;
 /// </summary>
 public sealed class AccessControlPathTests
 {
-    private const string AdminDenied = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: acl
-        spec:
-          accessControl:
-            defaultAction: deny
-            trustDomain: public
-            policies:
-              - appId: orders
-                defaultAction: allow
-                trustDomain: public
-                namespace: default
-                operations:
-                  - name: /admin/**
-                    httpVerb: ["*"]
-                    action: deny
-        """;
+    private static readonly string AdminDenied = AccessControlConfig.ForOrders("allow", ("/admin/**", "*", "deny"));
 
     private static async Task<(TestApp Pricing, Sidecar Orders)> StartAsync(Cluster cluster)
     {

@@ -58,28 +58,7 @@ public sealed class SecurityTests
         Assert.Equal(["event:pricing-app", "pricing-app"], tokens.Order());
     }
 
-    private const string AclConfig = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: acl
-        spec:
-          accessControl:
-            defaultAction: deny
-            trustDomain: public
-            policies:
-              - appId: orders
-                defaultAction: deny
-                trustDomain: public
-                namespace: default
-                operations:
-                  - name: /quote/**
-                    httpVerb: ["POST"]
-                    action: allow
-                  - name: /admin/*
-                    httpVerb: ["*"]
-                    action: deny
-        """;
+    private static readonly string AclConfig = AccessControlConfig.ForOrders("deny", ("/quote/**", "POST", "allow"), ("/admin/*", "*", "deny"));
 
     [Theory]
     [InlineData("orders", "POST", "quote/a/b", HttpStatusCode.OK)]
