@@ -1,5 +1,3 @@
-using Platform.Balances.Tests.Infrastructure;
-
 namespace Platform.Balances.Tests;
 
 /// <summary>Replicas of one app-id share a consumer group: they split the stream and race on the same documents.</summary>

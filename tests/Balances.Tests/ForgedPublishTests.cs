@@ -1,10 +1,5 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
-using Dapr.Client;
 using Grpc.Core;
-using Platform.Balances.Tests.Infrastructure;
 
 namespace Platform.Balances.Tests;
 

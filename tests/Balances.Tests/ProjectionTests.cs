@@ -1,5 +1,3 @@
-using Platform.Balances.Tests.Infrastructure;
-
 namespace Platform.Balances.Tests;
 
 /// <summary>The ledger stream in: balances, statements and totals, idempotence, gaps, and the ledger being away.</summary>

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Text.Json;
-using Platform.Balances.Tests.Infrastructure;
-
 namespace Platform.Balances.Tests;
 
 /// <summary>The query API's answers to bad input and unknown accounts, through the sidecar.</summary>

@@ -1,8 +1,4 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Platform.Balances.Rebuild;
-using Platform.Balances.Tests.Infrastructure;
 
 namespace Platform.Balances.Tests;
 

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Net.Http.Json;
-using Platform.EndToEnd.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Platform.EndToEnd.Tests;

@@ -1,7 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-using Platform.EndToEnd.Tests.Infrastructure;
-
 namespace Platform.EndToEnd.Tests;
 
 /// <summary>

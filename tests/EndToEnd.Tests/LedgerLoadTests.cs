@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using Platform.EndToEnd.Tests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Platform.EndToEnd.Tests;

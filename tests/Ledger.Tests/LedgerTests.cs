@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace Platform.Ledger.Tests;
 
 /// <summary>The event-sourced ledger through its sidecar, on Redis: commands, rules, idempotency, ordering, faults.</summary>

@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text;
-using System.Text.Json;
-
 namespace Platform.Ledger.Tests;
 
 /// <summary>The transfer actor as the authority over its legs: no deadlock when transfers cross, and an account's decision on a leg is final.</summary>

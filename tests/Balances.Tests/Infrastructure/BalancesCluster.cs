@@ -1,6 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
-using Dapr.Client;
 using Platform.Balances.Accounts;
 using Platform.Balances.ReadModel;
 using Platform.Balances.Totals;

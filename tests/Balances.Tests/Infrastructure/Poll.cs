@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Platform.Balances.Tests.Infrastructure;
 
 /// <summary>Waits for a condition by polling it until a deadline; never a fixed sleep.</summary>

@@ -1,7 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-
 namespace Platform.EndToEnd.Tests.Infrastructure;
 
 public sealed record LedgerAccount(string AccountId, decimal Balance, long Sequence);

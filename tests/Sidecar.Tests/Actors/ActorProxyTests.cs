@@ -1,8 +1,5 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr.Actors;
 using Dapr.Actors.Client;
-using Dapr.Client;
 using Xunit.Abstractions;
 
 namespace Platform.Sidecar.Tests.Actors;

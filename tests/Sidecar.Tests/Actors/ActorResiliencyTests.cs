@@ -1,8 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Platform.Sidecar.Tests.Infrastructure;
-
 namespace Platform.Sidecar.Tests.Actors;
 
 /// <summary>Resiliency <c>targets.actors</c>: the calling sidecar retries an actor type's failing calls and trips its breaker.</summary>

@@ -1,6 +1,3 @@
-using System.Net;
-using Platform.Sidecar.Tests.Infrastructure;
-
 namespace Platform.Sidecar.Tests.Actors;
 
 /// <summary>

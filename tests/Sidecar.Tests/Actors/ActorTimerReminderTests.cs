@@ -1,5 +1,3 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using Xunit.Abstractions;
 
 namespace Platform.Sidecar.Tests.Actors;

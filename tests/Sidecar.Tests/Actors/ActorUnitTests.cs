@@ -1,4 +1,3 @@
-using System.Text;
 using Platform.Sidecar.Actors;
 using Platform.Sidecar.Api;
 using Platform.Sidecar.Invocation;

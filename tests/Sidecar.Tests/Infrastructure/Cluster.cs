@@ -1,5 +1,3 @@
-using Dapr.Client;
-
 namespace Platform.Sidecar.Tests.Infrastructure;
 
 /// <summary>Which components a test cluster runs on.</summary>

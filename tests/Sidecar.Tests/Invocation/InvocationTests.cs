@@ -1,14 +1,6 @@
 // InvokeMethodAsync is obsolete in the SDK but it is what most existing apps call: the sidecar must serve it.
 #pragma warning disable CS0618
 
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Dapr.Client;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
-
 namespace Platform.Sidecar.Tests.Invocation;
 
 public sealed record Quote(string Replica, string Caller, string Callee);

@@ -1,10 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
-
 namespace Platform.Sidecar.Tests.Invocation;
 
 /// <summary>Dapr Resiliency policies on invocation targets: retries, circuit breakers, timeouts.</summary>

@@ -1,7 +1,4 @@
 using Dapr;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.PubSub;
 

@@ -1,5 +1,4 @@
 using Platform.Sidecar.Resources;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Resources;
 

@@ -1,14 +1,7 @@
 // InvokeMethodGrpcAsync is obsolete in the SDK, but it is the SDK's way to reach daprd's gRPC InvokeService.
 #pragma warning disable CS0618
 
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using Dapr.Client;
 using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Security;
 
@@ -19,25 +12,7 @@ namespace Platform.Sidecar.Tests.Security;
 /// </summary>
 public sealed class AccessControlPathTests
 {
-    private const string AdminDenied = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: acl
-        spec:
-          accessControl:
-            defaultAction: deny
-            trustDomain: public
-            policies:
-              - appId: orders
-                defaultAction: allow
-                trustDomain: public
-                namespace: default
-                operations:
-                  - name: /admin/**
-                    httpVerb: ["*"]
-                    action: deny
-        """;
+    private static readonly string AdminDenied = AccessControlConfig.ForOrders("allow", ("/admin/**", "*", "deny"));
 
     private static async Task<(TestApp Pricing, Sidecar Orders)> StartAsync(Cluster cluster)
     {

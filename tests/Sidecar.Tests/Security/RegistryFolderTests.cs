@@ -1,11 +1,6 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Http.Json;
 using Dapr;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
 using Platform.Sidecar.Invocation;
-using Platform.Sidecar.Tests.Infrastructure;
 using Platform.Sidecar.Tests.State;
 
 namespace Platform.Sidecar.Tests.Security;

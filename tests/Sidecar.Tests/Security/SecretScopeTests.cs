@@ -1,10 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
 using Grpc.Core;
 using Platform.Sidecar.Resources;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Security;
 
@@ -16,7 +12,7 @@ namespace Platform.Sidecar.Tests.Security;
 /// </summary>
 public sealed class SecretScopeTests
 {
-    private const string Scopes = """
+    private const string Header = """
         apiVersion: dapr.io/v1alpha1
         kind: Configuration
         metadata:
@@ -24,6 +20,10 @@ public sealed class SecretScopeTests
         spec:
           secrets:
             scopes:
+
+        """;
+
+    private const string Scopes = Header + """
               - storeName: vault
                 defaultAccess: allow
                 deniedSecrets: ["db-password"]
@@ -110,17 +110,7 @@ public sealed class SecretScopeTests
     public async Task Start_BadSecretScope_RefusedNamingTheField(string scope, string field)
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
-        var config = cluster.WriteFile("config.yaml", $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Configuration
-            metadata:
-              name: secrets
-            spec:
-              secrets:
-                scopes:
-                  - storeName: vault
-                    {scope}
-            """);
+        var config = cluster.WriteFile("config.yaml", $"{Header}      - storeName: vault\n        {scope}\n");
 
         var e = await Assert.ThrowsAsync<ResourceException>(() => cluster.StartSidecarAsync("orders", configure: o => o with { ConfigPath = config }));
 

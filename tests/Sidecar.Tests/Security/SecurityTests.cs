@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
 using Grpc.Core;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 using Platform.Sidecar.Tests.State;
 
 namespace Platform.Sidecar.Tests.Security;
@@ -64,28 +58,7 @@ public sealed class SecurityTests
         Assert.Equal(["event:pricing-app", "pricing-app"], tokens.Order());
     }
 
-    private const string AclConfig = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: acl
-        spec:
-          accessControl:
-            defaultAction: deny
-            trustDomain: public
-            policies:
-              - appId: orders
-                defaultAction: deny
-                trustDomain: public
-                namespace: default
-                operations:
-                  - name: /quote/**
-                    httpVerb: ["POST"]
-                    action: allow
-                  - name: /admin/*
-                    httpVerb: ["*"]
-                    action: deny
-        """;
+    private static readonly string AclConfig = AccessControlConfig.ForOrders("deny", ("/quote/**", "POST", "allow"), ("/admin/*", "*", "deny"));
 
     [Theory]
     [InlineData("orders", "POST", "quote/a/b", HttpStatusCode.OK)]

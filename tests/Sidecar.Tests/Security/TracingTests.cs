@@ -1,11 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net.Http.Json;
-using System.Text;
 using Dapr;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Http;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.Security;
 

@@ -1,11 +1,6 @@
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using Dapr;
-using Dapr.Client;
 using Dapr.Common.Exceptions;
 using Grpc.Core;
-using Platform.Sidecar.Tests.Infrastructure;
 
 namespace Platform.Sidecar.Tests.State;
 
