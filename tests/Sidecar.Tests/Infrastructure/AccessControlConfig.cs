@@ -3,21 +3,15 @@ namespace Platform.Sidecar.Tests.Infrastructure;
 /// <summary>A Configuration whose access control denies every caller but <c>orders</c>, which gets the policy given.</summary>
 public static class AccessControlConfig
 {
-    private const string Header = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: acl
-        spec:
-          accessControl:
-            defaultAction: deny
-            trustDomain: public
-            policies:
-              - appId: orders
-                trustDomain: public
-                namespace: default
-
-        """;
+    private static readonly string Header = Yaml.Resource("Configuration", "acl", """
+        accessControl:
+          defaultAction: deny
+          trustDomain: public
+          policies:
+            - appId: orders
+              trustDomain: public
+              namespace: default
+        """);
 
     public static string ForOrders(string defaultAction, params (string Name, string Verb, string Action)[] operations)
     {

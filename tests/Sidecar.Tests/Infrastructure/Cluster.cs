@@ -166,6 +166,11 @@ public static class Yaml
         {string.Concat(metadata.Select(m => $"    - name: {m.Name}\n      value: \"{m.Value}\"\n"))}
         """;
 
+    /// <summary>A Dapr resource (Configuration, Resiliency, ...) whose <c>spec</c> is <paramref name="spec"/>, written as at the spec's own level.</summary>
+    public static string Resource(string kind, string name, string spec) =>
+        $"apiVersion: dapr.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n"
+        + string.Concat(spec.Split('\n').Select(line => line.Length == 0 ? "\n" : $"  {line}\n"));
+
     public static (string, string)[] Parse(string pairs) =>
         pairs.Split(';', StringSplitOptions.RemoveEmptyEntries).Select(p => p.Split('=', 2)).Select(p => (p[0], p[1])).ToArray();
 }

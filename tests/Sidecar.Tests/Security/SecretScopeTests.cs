@@ -12,18 +12,9 @@ namespace Platform.Sidecar.Tests.Security;
 /// </summary>
 public sealed class SecretScopeTests
 {
-    private const string Header = """
-        apiVersion: dapr.io/v1alpha1
-        kind: Configuration
-        metadata:
-          name: secrets
-        spec:
-          secrets:
-            scopes:
+    private static readonly string Header = Yaml.Resource("Configuration", "secrets", "secrets:\n  scopes:");
 
-        """;
-
-    private const string Scopes = Header + """
+    private static readonly string Scopes = Header + """
               - storeName: vault
                 defaultAccess: allow
                 deniedSecrets: ["db-password"]
