@@ -58,7 +58,7 @@ internal sealed class ActorReminders(
         }
         catch (FormatException e)
         {
-            throw DaprError.Malformed($"error creating actor reminder: {e.Message}");
+            throw ActorErrors.ReminderCreate(e.Message); // daprd: a schedule it cannot use is ERR_ACTOR_REMINDER_CREATE (500)
         }
 
         await MutateAsync(type, list =>

@@ -9,7 +9,7 @@ namespace Platform.Sidecar.Actors;
 /// (dapr/dapr <c>pkg/actors/internal/reminders</c>, <c>utils/time.go</c>): <c>dueTime</c> is a Go duration
 /// (<c>0h0m5s0ms</c>, what the .NET SDK writes), an ISO-8601 duration (<c>PT5S</c>), an RFC 3339 time or empty (now);
 /// <c>period</c> is a Go duration, an ISO-8601 duration with an optional repetition count (<c>R3/PT10S</c>: fire 3
-/// times in all), <c>@every 10s</c>/<c>@daily</c>, or empty (fire once); <c>ttl</c> is a duration or an RFC 3339 time.
+/// times in all), <c>@every 10s</c>/<c>@daily</c>, or empty (fire once); <c>ttl</c> is a duration counted from the first due time, or an RFC 3339 time.
 /// </summary>
 public sealed partial record ActorSchedule(DateTimeOffset FirstDue, TimeSpan? Period, int? Repetitions, DateTimeOffset? ExpiresAt)
 {
@@ -60,11 +60,16 @@ public sealed partial record ActorSchedule(DateTimeOffset FirstDue, TimeSpan? Pe
             }
             else if (TryParseDuration(ttl, allowRepetitions: false, out var t, out _))
             {
-                expires = registeredAt + t;
+                expires = due + t; // daprd parses the TTL relative to the first due time (setReminderTimes)
             }
             else
             {
                 throw new FormatException($"ttl '{ttl}' is not a duration or an RFC 3339 time");
+            }
+
+            if (expires < registeredAt || expires < due)
+            {
+                throw new FormatException($"it has already expired: first due {due:O}, ttl '{ttl}' ends {expires:O}");
             }
         }
 

@@ -445,7 +445,7 @@ public sealed class ActorService : IAsyncDisposable
         }
         catch (FormatException e)
         {
-            throw Api.DaprError.Malformed($"error creating actor timer: {e.Message}");
+            throw ActorErrors.TimerCreate(e.Message); // daprd: ERR_ACTOR_TIMER_CREATE (500)
         }
 
         var timer = new ActorTimer(name, callback, dueTime, period, ttl, dataJson, schedule);

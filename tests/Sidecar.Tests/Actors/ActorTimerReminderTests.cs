@@ -83,6 +83,40 @@ public sealed class ActorTimerReminderTests(RedisServer redis, ITestOutputHelper
     }
 
     [Fact]
+    public async Task A_ttl_counts_from_the_first_due_time_for_reminders_and_timers()
+    {
+        // dueTime 2s, period 2s, ttl 3s: due at 2s, expires at 5s, so it fires at 2s and 4s, then is gone.
+        // dueTime 2s, ttl 1s (timer): fires once at 2s (a TTL counted from registration would expire it unfired).
+        await using var app = await RawActorApp.StartAsync(reentrant: false);
+        var sidecar = await _world.StartSidecarAsync(ActorWorld.NewAppId("raw"), app.Port);
+        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+
+        using (var r = await http.PutAsync($"/v1.0/actors/{RawActorApp.TypeName}/ttl/reminders/rem", new StringContent("""{"dueTime":"2s","period":"2s","ttl":"3s"}""")))
+        {
+            Assert.Equal(204, (int)r.StatusCode);
+        }
+
+        using (var r = await http.PutAsync($"/v1.0/actors/{RawActorApp.TypeName}/ttl/timers/tim", new StringContent("""{"callback":"OnTick","dueTime":"2s","ttl":"1s"}""")))
+        {
+            Assert.Equal(204, (int)r.StatusCode);
+        }
+
+        await ActorWorld.Eventually(async () =>
+        {
+            using var r = await http.GetAsync($"/v1.0/actors/{RawActorApp.TypeName}/ttl/reminders/rem");
+            return (int)r.StatusCode;
+        }, s => s == 404, "the reminder to expire");
+        await ActorWorld.Eventually(() => app.Callbacks.Any(c => c.Path.EndsWith("/method/timer/tim", StringComparison.Ordinal)), "the timer to fire");
+        Assert.Equal(2, app.Callbacks.Count(c => c.Path.EndsWith("/method/remind/rem", StringComparison.Ordinal)));
+
+        // A TTL that is over before the first due time: refused, as daprd refuses it.
+        using var expired = await http.PutAsync($"/v1.0/actors/{RawActorApp.TypeName}/ttl/reminders/late",
+            new StringContent($$"""{"dueTime":"5s","ttl":"{{DateTimeOffset.UtcNow.AddSeconds(2):O}}"}"""));
+        Assert.Equal(500, (int)expired.StatusCode);
+        Assert.Equal("ERR_ACTOR_REMINDER_CREATE", (await expired.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errorCode").GetString());
+    }
+
+    [Fact]
     public async Task With_redis_a_reminder_still_fires_after_the_app_and_sidecar_restart()
     {
         await using var world = new ActorWorld(output, redis.Port);

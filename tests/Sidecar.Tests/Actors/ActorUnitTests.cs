@@ -67,6 +67,24 @@ public sealed class ActorUnitTests
     }
 
     [Fact]
+    public void A_ttl_counts_from_the_first_due_time_and_one_already_over_is_refused()
+    {
+        // daprd (pkg/actors reminders setReminderTimes): the TTL is parsed relative to the first due time, and a
+        // schedule whose expiry comes before its first due time (or before now) is refused as already expired.
+        var oneShot = ActorSchedule.Parse("0h0m2s0ms", "", "0h0m1s0ms", T0);
+        Assert.Equal(T0.AddSeconds(3), oneShot.ExpiresAt);
+        Assert.Equal(T0.AddSeconds(2), oneShot.Next(0, null));
+
+        var twice = ActorSchedule.Parse("PT2S", "PT2S", "PT3S", T0);
+        Assert.Equal(T0.AddSeconds(2), twice.Next(0, null));
+        Assert.Equal(T0.AddSeconds(4), twice.Next(1, T0.AddSeconds(2)));
+        Assert.Null(twice.Next(2, T0.AddSeconds(4)));
+
+        Assert.Throws<FormatException>(() => ActorSchedule.Parse("0h0m5s0ms", "", T0.AddSeconds(2).ToString("O"), T0));
+        Assert.Throws<FormatException>(() => ActorSchedule.Parse("", "PT1S", T0.AddSeconds(-1).ToString("O"), T0));
+    }
+
+    [Fact]
     public void The_app_config_the_dotnet_sdk_writes_is_read_with_per_type_overrides()
     {
         var json = """
