@@ -52,6 +52,10 @@ public sealed class DaprError(string errorCode, string message, int httpStatus, 
     public static DaprError PubSubEmpty() =>
         new("ERR_PUBSUB_EMPTY", "pubsub name is empty", 404, StatusCode.InvalidArgument, "DAPR_PUBSUB_NAME_EMPTY");
 
+    /// <summary>daprd's <c>PubSubTopicError.MarshalEvents</c>: a bulk request whose entries cannot be taken as they are.</summary>
+    public static DaprError EventsSer(string pubsub, string topic, string detail) =>
+        new("ERR_PUBSUB_EVENTS_SER", $"error marshaling events to bytes for topic {topic} pubsub {pubsub}. error: {detail}", 400, StatusCode.InvalidArgument, "DAPR_PUBSUB_MARSHAL_EVENTS");
+
     public static DaprError Malformed(string message) =>
         new("ERR_MALFORMED_REQUEST", message, 400, StatusCode.InvalidArgument);
 

@@ -6,6 +6,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.State;
+using BulkEntry = Platform.Sidecar.PubSub.BulkEntry;
 using Status = Grpc.Core.Status;
 using StateItem = Dapr.Client.Autogen.Grpc.v1.StateItem;
 
@@ -151,27 +152,11 @@ public class DaprGrpcService(SidecarRuntime rt)
 
     public virtual async Task<BulkPublishResponse> BulkPublishEvent(BulkPublishRequest request, ServerCallContext context)
     {
-        rt.Components.PubSub(request.PubsubName);
+        var entries = request.Entries.Select(e => new BulkEntry(e.EntryId, e.Event.Memory, e.ContentType, e.Metadata)).ToList();
+        var failed = await rt.Publisher.BulkPublishAsync(request.PubsubName, request.Topic, entries, request.Metadata,
+            Header(context, "traceparent"), Header(context, "tracestate"), context.CancellationToken);
         var response = new BulkPublishResponse();
-        foreach (var entry in request.Entries)
-        {
-            var metadata = new Dictionary<string, string>(request.Metadata, StringComparer.Ordinal);
-            foreach (var (k, v) in entry.Metadata)
-            {
-                metadata[k] = v;
-            }
-
-            try
-            {
-                await rt.Publisher.PublishAsync(request.PubsubName, request.Topic, entry.Event.Memory, entry.ContentType, metadata,
-                    Header(context, "traceparent"), Header(context, "tracestate"), context.CancellationToken);
-            }
-            catch (DaprError e) when (e.ErrorCode == "ERR_PUBSUB_PUBLISH_MESSAGE")
-            {
-                response.FailedEntries.Add(new BulkPublishResponseFailedEntry { EntryId = entry.EntryId, Error = e.Message });
-            }
-        }
-
+        response.FailedEntries.AddRange(failed.Select(f => new BulkPublishResponseFailedEntry { EntryId = f.EntryId, Error = f.Error }));
         return response;
     }
 

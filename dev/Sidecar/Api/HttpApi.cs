@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.State;
+using BulkEntry = Platform.Sidecar.PubSub.BulkEntry;
 
 namespace Platform.Sidecar.Api;
 
@@ -326,10 +327,8 @@ internal static class HttpApi
             throw DaprError.Malformed("the body must be a JSON array of {entryId, event, contentType, metadata?}");
         }
 
-        // Every entry is checked before any is published: a bad request publishes nothing.
-        var common = QueryMetadata(ctx);
-        var entries = new List<(string Id, byte[] Data, string ContentType, Dictionary<string, string> Metadata)>();
-        var ids = new HashSet<string>(StringComparer.Ordinal);
+        // Every entry is read before any is published: a bad request publishes nothing.
+        var entries = new List<BulkEntry>();
         foreach (var entry in doc.RootElement.EnumerateArray())
         {
             if (entry.ValueKind != JsonValueKind.Object)
@@ -341,11 +340,6 @@ internal static class HttpApi
             JsonElement? Field(string name) => entry.EnumerateObject()
                 .Where(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Select(p => (JsonElement?)p.Value).FirstOrDefault();
             var id = Field("entryId") is { ValueKind: JsonValueKind.String } e ? e.GetString()! : "";
-            if (id.Length == 0 || !ids.Add(id))
-            {
-                throw DaprError.Malformed(id.Length == 0 ? "every entry needs an entryId" : $"entryId '{id}' is used twice");
-            }
-
             var contentType = Field("contentType") is { ValueKind: JsonValueKind.String } c ? c.GetString()! : "application/json";
             if (Field("event") is not { } ev)
             {
@@ -355,7 +349,7 @@ internal static class HttpApi
             var data = ev.ValueKind == JsonValueKind.String && !contentType.Contains("json", StringComparison.OrdinalIgnoreCase)
                 ? Encoding.UTF8.GetBytes(ev.GetString()!)
                 : Encoding.UTF8.GetBytes(ev.GetRawText());
-            var metadata = new Dictionary<string, string>(common, StringComparer.Ordinal);
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
             if (Field("metadata") is { ValueKind: JsonValueKind.Object } m)
             {
                 foreach (var p in m.EnumerateObject())
@@ -364,22 +358,11 @@ internal static class HttpApi
                 }
             }
 
-            entries.Add((id, data, contentType, metadata));
+            entries.Add(new BulkEntry(id, data, contentType, metadata));
         }
 
-        var failed = new List<object>();
-        foreach (var (id, data, contentType, metadata) in entries)
-        {
-            try
-            {
-                await rt.Publisher.PublishAsync(pubsub, topic ?? "", data, contentType, metadata, ctx.Request.Headers["traceparent"].FirstOrDefault(), null, ctx.RequestAborted);
-            }
-            catch (DaprError err) when (err.ErrorCode == "ERR_PUBSUB_PUBLISH_MESSAGE")
-            {
-                failed.Add(new { entryId = id, error = err.Message });
-            }
-        }
-
+        var failed = (await rt.Publisher.BulkPublishAsync(pubsub, topic ?? "", entries, QueryMetadata(ctx), ctx.Request.Headers["traceparent"].FirstOrDefault(), null, ctx.RequestAborted))
+            .Select(f => new { entryId = f.EntryId, error = f.Error }).ToList();
         return failed.Count == 0 ? Results.NoContent()
             : Results.Json(new { failedEntries = failed, errorCode = "ERR_PUBSUB_PUBLISH_MESSAGE" }, statusCode: 500);
     }

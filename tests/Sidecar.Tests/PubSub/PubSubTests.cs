@@ -1,3 +1,5 @@
+using Grpc.Core;
+using Rpc = Dapr.Client.Autogen.Grpc.v1;
 using Dapr;
 
 namespace Platform.Sidecar.Tests.PubSub;
@@ -321,7 +323,58 @@ public sealed class BulkPublishTests
         }));
 
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("ERR_PUBSUB_EVENTS_SER", (await bad.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("errorCode").GetString());
         Assert.Equal(HttpStatusCode.NoContent, good.StatusCode);
+        await Poll.UntilAsync(() => app.Received.Count >= 2, "the good batch");
+        Assert.Equal(["g1", "g2"], app.Received.Order());
+    }
+
+    [Theory]
+    [InlineData("BulkPublishEventAlpha1", "1", "1")]
+    [InlineData("BulkPublishEventAlpha1", "1", "")]
+    [InlineData("BulkPublishEvent", "1", "1")]
+    [InlineData("BulkPublishEvent", "", "2")]
+    public async Task GrpcBulkPublish_DuplicateOrMissingEntryId_InvalidArgumentAndNothingPublished(string method, string first, string second)
+    {
+        // daprd's bulkPublishEvent (pkg/api/grpc/grpc.go) checks every entry id before it publishes any:
+        // "entryId is duplicated or not present for entry", InvalidArgument, ERR_PUBSUB_EVENTS_SER.
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var topic = $"bulk-{Guid.NewGuid():N}";
+        var (app, _) = await cluster.StartAsync("billing", (web, a) => web.MapPost("/placed", (Placed e) =>
+        {
+            a.Received.Enqueue(e.Id);
+            return Results.Ok();
+        }).WithTopic("pubsub", topic));
+        var orders = await cluster.StartSidecarAsync("orders");
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(orders.GrpcEndpoint);
+        var client = new Rpc.Dapr.DaprClient(channel);
+        Rpc.BulkPublishRequest Request(params (string Id, string Event)[] entries)
+        {
+            var request = new Rpc.BulkPublishRequest { PubsubName = "pubsub", Topic = topic };
+            foreach (var (id, ev) in entries)
+            {
+                request.Entries.Add(new Rpc.BulkPublishRequestEntry
+                {
+                    EntryId = id,
+                    Event = Google.Protobuf.ByteString.CopyFromUtf8($$"""{"id":"{{ev}}"}"""),
+                    ContentType = "application/json",
+                });
+            }
+
+            return request;
+        }
+
+#pragma warning disable CS0612 // the Alpha1 name is obsolete in the protos, and still what older SDKs call
+        Task<Rpc.BulkPublishResponse> Call(Rpc.BulkPublishRequest r) =>
+            method == "BulkPublishEvent" ? client.BulkPublishEventAsync(r).ResponseAsync : client.BulkPublishEventAlpha1Async(r).ResponseAsync;
+#pragma warning restore CS0612
+
+        var bad = await Assert.ThrowsAsync<RpcException>(() => Call(Request((first, "b1"), (second, "b2"))));
+        var good = await Call(Request(("1", "g1"), ("2", "g2")));
+
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("entryId is duplicated or not present", bad.Status.Detail, StringComparison.Ordinal);
+        Assert.Empty(good.FailedEntries);
         await Poll.UntilAsync(() => app.Received.Count >= 2, "the good batch");
         Assert.Equal(["g1", "g2"], app.Received.Order());
     }
