@@ -170,11 +170,13 @@ internal static class HttpApi
             throw DaprError.Malformed("the body must be a JSON array of {key, value, etag?, options?, metadata?}");
         }
 
+        // daprd's onPostState: the URL's metadata.* go into every item's metadata, over the item's own.
+        var common = QueryMetadata(ctx);
         var ops = new List<StateOperation>();
         var i = 0;
         foreach (var item in doc.RootElement.EnumerateArray())
         {
-            ops.Add(ReadUpsert(item, $"[{i++}]"));
+            ops.Add(ReadUpsert(item, $"[{i++}]", common));
         }
 
         await rt.State.ApplyAsync(store, ops, "ERR_STATE_SAVE", ctx.RequestAborted);
@@ -268,7 +270,7 @@ internal static class HttpApi
         return Results.NoContent();
     }
 
-    private static Upsert ReadUpsert(JsonElement item, string at)
+    private static Upsert ReadUpsert(JsonElement item, string at, IReadOnlyDictionary<string, string>? common = null)
     {
         if (item.ValueKind != JsonValueKind.Object)
         {
@@ -280,6 +282,15 @@ internal static class HttpApi
         Dictionary<string, string>? metadata = item.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object
             ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
             : null;
+        if (common is { Count: > 0 })
+        {
+            metadata ??= new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var (k, val) in common)
+            {
+                metadata[k] = val;
+            }
+        }
+
         return new Upsert(key, value, Etag(item), Concurrency(item), StateService.ParseTtl(metadata));
     }
 

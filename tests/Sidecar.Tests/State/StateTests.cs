@@ -194,4 +194,32 @@ public sealed class StateTests(RedisServer redis)
 
         Assert.True(await redis.Db.KeyTimeToLiveAsync($"orders||{key}") is { TotalSeconds: > 0 and <= 1 });
     }
+
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
+    public async Task HttpSave_UrlMetadata_AppliesToEveryItemAndOverridesTheItemsOwn(Backend backend)
+    {
+        // daprd's onPostState merges the URL's metadata.* into every item's metadata, the URL winning.
+        await using var cluster = NewCluster(backend);
+        using var http = new HttpClient { BaseAddress = new Uri((await cluster.SingleSidecarAsync("orders")).Http) };
+        var (plain, own, untouched) = ($"u-{Guid.NewGuid():N}", $"u-{Guid.NewGuid():N}", $"u-{Guid.NewGuid():N}");
+        var body = $$$"""[{"key":"{{{plain}}}","value":1},{"key":"{{{own}}}","value":2,"metadata":{"ttlInSeconds":"3600"}}]""";
+
+        using var saved = await http.PostAsync("/v1.0/state/statestore?metadata.ttlInSeconds=1", new StringContent(body, Encoding.UTF8, "application/json"));
+        using var other = await http.PostAsync("/v1.0/state/statestore", new StringContent("[{\"key\":\"" + untouched + "\",\"value\":3}]", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.NoContent, saved.StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, other.StatusCode);
+        using var ttl = await http.GetAsync($"/v1.0/state/statestore/{own}");
+        Assert.True(DateTimeOffset.Parse(ttl.Headers.GetValues("metadata.ttlExpireTime").Single(), System.Globalization.CultureInfo.InvariantCulture) < DateTimeOffset.UtcNow.AddMinutes(1),
+            "the URL's ttlInSeconds=1 replaced the item's 3600");
+        await Poll.UntilAsync(async () =>
+        {
+            using var a = await http.GetAsync($"/v1.0/state/statestore/{plain}");
+            using var b = await http.GetAsync($"/v1.0/state/statestore/{own}");
+            return a.StatusCode == HttpStatusCode.NoContent && b.StatusCode == HttpStatusCode.NoContent;
+        }, "both items saved with the URL's one-second TTL to expire");
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync($"/v1.0/state/statestore/{untouched}")).StatusCode);
+    }
 }
