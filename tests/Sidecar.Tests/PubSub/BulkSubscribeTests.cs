@@ -257,6 +257,81 @@ public sealed class BulkSubscribeTests(RedisServer redis)
         Assert.Contains(sidecar.Subscriptions, s => s.Topic == topic && s.Bulk is { MaxMessagesCount: 3, MaxAwaitDurationMs: 200 });
     }
 
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
+    public async Task BulkSubscribe_RoutingRules_EachEntryToItsOwnPath(Backend backend)
+    {
+        await using var cluster = Cluster.Create(backend, redis);
+        var topic = Topic();
+        var seen = new ConcurrentQueue<(string Path, string Id)>();
+        var billing = await cluster.StartAppAsync("billing", (web, a) =>
+        {
+            web.MapPost("/{path}", async (string path, HttpRequest r) =>
+            {
+                var body = await JsonSerializer.DeserializeAsync<JsonElement>(r.Body);
+                var entries = body.GetProperty("entries").EnumerateArray().ToList();
+                foreach (var e in entries)
+                {
+                    seen.Enqueue((path, e.GetProperty("event").GetProperty("data").GetProperty("id").GetString()!));
+                }
+
+                return Results.Json(new { statuses = entries.Select(e => new { entryId = e.GetProperty("entryId").GetString(), status = "SUCCESS" }) });
+            });
+            web.MapGet("/dapr/subscribe", () => Results.Json(new[]
+            {
+                new
+                {
+                    pubsubname = "pubsub", topic,
+                    routes = new { rules = new[] { new { match = "event.data.id.startsWith(\"big\")", path = "/big" } }, @default = "/other" },
+                    bulkSubscribe = new { enabled = true, maxMessagesCount = 10, maxAwaitDurationMs = 200 },
+                },
+            }));
+        }, dapr: false);
+        await cluster.StartSidecarAsync("billing", billing);
+        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+
+        await Task.WhenAll(new[] { "big-1", "small-1", "big-2", "small-2" }.Select(id => dapr.PublishEventAsync("pubsub", topic, new Placed(id))));
+
+        await Poll.UntilAsync(() => seen.Count >= 4, "four entries");
+        Assert.Equal(new[] { ("big", "big-1"), ("big", "big-2"), ("other", "small-1"), ("other", "small-2") }, seen.Order());
+    }
+
+    [Fact]
+    public async Task BulkSubscribe_InboundRetryPolicy_RetriesOnlyTheFailedEntries()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        cluster.WriteComponent("resiliency.yaml", Yaml.Resource("Resiliency", "resiliency", """
+            policies:
+              retries:
+                quick:
+                  policy: constant
+                  duration: 20ms
+                  maxRetries: 3
+            targets:
+              components:
+                pubsub:
+                  inbound:
+                    retry: quick
+            """));
+        var topic = Topic();
+        var log = new BulkLog();
+        await cluster.StartAsync("billing", BulkApp(topic, log, maxMessages: 10, maxAwaitMs: 300,
+            seen => seen.Id == "r1" && seen.Attempt == 1 ? BulkSubscribeAppResponseStatus.RETRY : BulkSubscribeAppResponseStatus.SUCCESS));
+        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+
+        await Task.WhenAll(new[] { "r1", "s1", "s2" }.Select(id => dapr.PublishEventAsync("pubsub", topic, new Placed(id))));
+
+        await Poll.UntilAsync(() => log.Accepted.Contains("r1") && log.Accepted.Contains("s1") && log.Accepted.Contains("s2"), "all three accepted");
+        var attempts = log.All.Where(s => s.Id == "r1").ToList();
+        Assert.Equal(2, attempts.Count);
+        // Retried by the sidecar's policy (same entry, alone in its envelope), not redelivered by the broker (a new entry).
+        Assert.Equal(attempts[0].EntryId, attempts[1].EntryId);
+        Assert.Equal(attempts[1], Assert.Single(log.Batches.Single(b => b.Contains(attempts[1]))));
+        Assert.Equal(1, log.Attempts("s1"));
+        Assert.Equal(1, log.Attempts("s2"));
+    }
+
     [Fact]
     public async Task BulkSubscribe_Envelope_AsDaprdBuildsIt_CloudEventAndRawPayload()
     {
