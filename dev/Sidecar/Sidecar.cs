@@ -163,7 +163,7 @@ public sealed class Sidecar : IAsyncDisposable
                 await WaitForPortAsync(_runtime.Options.AppChannelAddress, port, ct);
                 var specs = await _runtime.Subscriber.DiscoverAsync(ct);
                 specs.AddRange(_runtime.Components.Resources.Subscriptions.Select(s =>
-                    new SubscriptionSpec(s.PubSubName, s.Topic, s.Rules, s.DeadLetterTopic, s.Metadata, s.File)));
+                    new SubscriptionSpec(s.PubSubName, s.Topic, s.Rules, s.DeadLetterTopic, s.Metadata, s.File, s.Bulk)));
                 await _runtime.Subscriber.StartAsync(specs, ct);
             }
 

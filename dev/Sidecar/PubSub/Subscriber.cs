@@ -14,7 +14,8 @@ public sealed record SubscriptionSpec(
     IReadOnlyList<RouteRule> Rules,
     string? DeadLetterTopic,
     IReadOnlyDictionary<string, string> Metadata,
-    string Origin);
+    string Origin,
+    BulkSubscribeOptions? Bulk = null);
 
 /// <summary>
 /// Delivers events to the app as daprd does (dapr <c>pkg/runtime/subscription/postman/http</c>): POST to the
@@ -23,7 +24,7 @@ public sealed record SubscriptionSpec(
 /// unreachable): retry per the Resiliency inbound policy of the component, then dead-letter if a topic is set,
 /// else leave it with the broker for redelivery; DROP or 404: dead-letter if set, else drop.
 /// </summary>
-public sealed class Subscriber(Components components, AppChannel app, string appId, ConsumerId consumerId, ILogger logger, Tracing tracing) : IAsyncDisposable
+public sealed partial class Subscriber(Components components, AppChannel app, string appId, ConsumerId consumerId, ILogger logger, Tracing tracing) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _active = [];
     private readonly List<SubscriptionSpec> _specs = [];
@@ -116,10 +117,21 @@ public sealed class Subscriber(Components components, AppChannel app, string app
                 }
             }
 
+            // "bulkSubscribe": {"enabled", "maxMessagesCount", "maxAwaitDurationMs"} (dapr/dapr pkg/runtime/pubsub/subscriptions.go BulkSubscribeJSON).
+            BulkSubscribeOptions? bulk = null;
+            if (Obj(item, "bulkSubscribe") is { } b)
+            {
+                long? Number(string name) => b.EnumerateObject().FirstOrDefault(p => p.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Value is { ValueKind: JsonValueKind.Number } n
+                    ? n.GetInt64()
+                    : null;
+                var enabled = b.EnumerateObject().FirstOrDefault(p => p.Name.Equals("enabled", StringComparison.OrdinalIgnoreCase)).Value.ValueKind == JsonValueKind.True;
+                bulk = BulkSubscribeOptions.From(enabled, Number("maxMessagesCount"), Number("maxAwaitDurationMs"));
+            }
+
             // daprd drops subscriptions that end up without a route (filterSubscriptions).
             if (rules.Count > 0 && topic.Length > 0)
             {
-                result.Add(new SubscriptionSpec(pubsub, topic, rules, Get("deadLetterTopic"), metadata, "app"));
+                result.Add(new SubscriptionSpec(pubsub, topic, rules, Get("deadLetterTopic"), metadata, "app", bulk));
             }
         }
 
@@ -147,13 +159,25 @@ public sealed class Subscriber(Components components, AppChannel app, string app
             var rules = spec.Rules.Select(r => (Match: RouteMatch.Compile(r.Match), r.Path)).ToArray();
             components.Resources.InboundComponentRetries.TryGetValue(spec.PubSubName, out var retry);
             var raw = spec.Metadata.TryGetValue("rawPayload", out var rp) && string.Equals(rp, "true", StringComparison.OrdinalIgnoreCase);
-            var handler = new MessageHandler((message, token) => HandleAsync(spec, pubsub.Broker, rules, retry, raw, message, token));
+            var broker = pubsub.Broker;
+            BulkBatcher? batcher = spec.Bulk is { } bulk
+                ? new BulkBatcher(bulk, (batch, token) => HandleBulkAsync(spec, broker, rules, retry, raw, batch, token), logger)
+                : null;
+            var handler = batcher is not null
+                ? new MessageHandler(batcher.HandleAsync)
+                : new MessageHandler((message, token) => HandleAsync(spec, broker, rules, retry, raw, message, token));
             var subscription = await pubsub.Broker.SubscribeAsync(spec.Topic, group, handler, ct);
             // A per-start group ({uuid}) is never read again once this sidecar stops: the in-memory bus forgets it
             // rather than queueing for it forever (a broker such as Redis keeps it, as with daprd).
             _active.Add(ConsumerId.IsPerStart(template) && pubsub.Broker is InMemoryBroker bus
                 ? new ThenForget(subscription, () => bus.RemoveGroup(spec.Topic, group))
                 : subscription);
+            if (batcher is not null)
+            {
+                // After the broker's workers: they stop waiting for their batches first, and their messages stay with the broker.
+                _active.Add(batcher);
+            }
+
             _specs.Add(spec);
             logger.LogInformation("Subscribed {AppId} to {PubSub}/{Topic} as consumer group {Group}", appId, spec.PubSubName, spec.Topic, group);
         }
@@ -226,7 +250,7 @@ public sealed class Subscriber(Components components, AppChannel app, string app
                     return await DeadLetterOrDropAsync(spec, broker, message, ct);
             }
 
-            if (retry is not null && (retry.MaxRetries < 0 || attempt < retry.MaxRetries))
+            if (MayRetry(retry, attempt))
             {
                 await Task.Delay(retry.Delay(attempt + 1), ct);
                 continue;
@@ -240,6 +264,9 @@ public sealed class Subscriber(Components components, AppChannel app, string app
             return Ack.Redeliver;
         }
     }
+
+    /// <summary>Whether the inbound Resiliency retry policy allows another try after try number <paramref name="attempt"/> (0-based).</summary>
+    private static bool MayRetry([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] RetryPolicy? retry, int attempt) => retry is not null && (retry.MaxRetries < 0 || attempt < retry.MaxRetries);
 
     private enum Outcome
     {

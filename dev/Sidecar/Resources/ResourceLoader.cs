@@ -302,7 +302,33 @@ public static class ResourceLoader
             }
         }
 
-        return new SubscriptionResource(name, pubsub, topic, rules, Scalar(spec, "deadLetterTopic"), metadata, StringList(root, "scopes", file), file);
+        return new SubscriptionResource(name, pubsub, topic, rules, Scalar(spec, "deadLetterTopic"), metadata, StringList(root, "scopes", file), file,
+            ReadBulkSubscribe(file, name, Map(spec, "bulkSubscribe")));
+    }
+
+    /// <summary><c>spec.bulkSubscribe</c>, read by daprd from v1alpha1 and v2alpha1 Subscriptions alike (dapr/dapr pkg/apis/subscriptions/*/types.go BulkSubscribe).</summary>
+    private static BulkSubscribeOptions? ReadBulkSubscribe(string file, string name, YamlMappingNode? bulk)
+    {
+        if (bulk is null)
+        {
+            return null;
+        }
+
+        long? Number(string key)
+        {
+            var text = Scalar(bulk, key);
+            return text is null ? null
+                : long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) ? n
+                : throw new ResourceException(file, $"spec.bulkSubscribe.{key}", $"subscription '{name}': '{text}' is not a whole number");
+        }
+
+        var enabled = Scalar(bulk, "enabled") switch
+        {
+            null => false,
+            var e when bool.TryParse(e, out var b) => b,
+            var e => throw new ResourceException(file, "spec.bulkSubscribe.enabled", $"subscription '{name}': '{e}' is not true or false"),
+        };
+        return BulkSubscribeOptions.From(enabled, Number("maxMessagesCount"), Number("maxAwaitDurationMs"));
     }
 
     private static void ReadResiliency(string file, YamlMappingNode root, Dictionary<string, RetryPolicy> inbound, Dictionary<string, TargetPolicy> apps,

@@ -24,7 +24,25 @@ public sealed record SubscriptionResource(
     string? DeadLetterTopic,
     IReadOnlyDictionary<string, string> Metadata,
     IReadOnlyList<string> Scopes,
-    string File);
+    string File,
+    BulkSubscribeOptions? Bulk = null);
+
+/// <summary>
+/// A subscription's <c>bulkSubscribe</c> when enabled, with daprd's defaults filled in for values not above zero
+/// (dapr/dapr <c>pkg/runtime/pubsub/default_bulksub.go</c>: 100 messages, 1000 ms; <c>utils.GetIntValOrDefault</c>).
+/// </summary>
+public sealed record BulkSubscribeOptions(int MaxMessagesCount, int MaxAwaitDurationMs)
+{
+    public const int DefaultMaxMessagesCount = 100;
+    public const int DefaultMaxAwaitDurationMs = 1000;
+
+    /// <summary>The options in effect, or null when bulk subscribe is not enabled.</summary>
+    public static BulkSubscribeOptions? From(bool enabled, long? maxMessagesCount, long? maxAwaitDurationMs) => enabled
+        ? new BulkSubscribeOptions(
+            maxMessagesCount is > 0 and <= int.MaxValue ? (int)maxMessagesCount : DefaultMaxMessagesCount,
+            maxAwaitDurationMs is > 0 and <= int.MaxValue ? (int)maxAwaitDurationMs : DefaultMaxAwaitDurationMs)
+        : null;
+}
 
 /// <summary>One routing rule: a CEL-style <c>match</c> (empty means always) and the app path.</summary>
 public sealed record RouteRule(string Match, string Path);

@@ -78,6 +78,25 @@ public sealed class ResourceLoaderTests : IDisposable
     public void Load_SubscriptionWithUnsupportedMatch_NamesIt() =>
         Assert.Equal("spec.routes.rules[].match", LoadFails("apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata:\n  name: s\nspec:\n  pubsubname: pubsub\n  topic: t\n  routes:\n    rules:\n      - match: size(event.data) > 2\n        path: /x\n").Field);
 
+    private const string BulkSubscription = "apiVersion: dapr.io/v1alpha1\nkind: Subscription\nmetadata:\n  name: s\nspec:\n  pubsubname: pubsub\n  topic: t\n  route: /x\n";
+
+    [Fact]
+    public void Load_SubscriptionBulkSubscribe_EnabledGetsDaprdDefaults_DisabledIsNone()
+    {
+        File.WriteAllText(Path.Combine(_dir, "on.yaml"), BulkSubscription + "  bulkSubscribe:\n    enabled: true\n");
+        File.WriteAllText(Path.Combine(_dir, "off.yaml"), BulkSubscription.Replace("name: s", "name: off", StringComparison.Ordinal).Replace("topic: t", "topic: u", StringComparison.Ordinal)
+            + "  bulkSubscribe:\n    enabled: false\n    maxMessagesCount: 5\n");
+
+        var loaded = ResourceLoader.Load([_dir], "orders").Subscriptions;
+
+        Assert.Equal(new BulkSubscribeOptions(100, 1000), loaded.Single(s => s.Topic == "t").Bulk);
+        Assert.Null(loaded.Single(s => s.Topic == "u").Bulk);
+    }
+
+    [Fact]
+    public void Load_SubscriptionBulkSubscribe_BadValue_NamesIt() =>
+        Assert.Equal("spec.bulkSubscribe.maxMessagesCount", LoadFails(BulkSubscription + "  bulkSubscribe:\n    enabled: true\n    maxMessagesCount: lots\n").Field);
+
     [Fact]
     public void Load_ScopedComponent_OnlyForListedApps()
     {

@@ -17,9 +17,10 @@ const outcomeTopics = {
   poison: unique("poison"),
   discard: unique("discard"),
   local: unique("local"),
+  bulk: unique("bulk"),
 };
 const deadTopic = `${outcomeTopics.poison}-dead`;
-const seen = { retry: [], poison: [], dead: [], discard: [], local: [] };
+const seen = { retry: [], poison: [], dead: [], discard: [], local: [], bulk: [] };
 
 before(async () => {
   redis = await h.startRedis();
@@ -54,6 +55,17 @@ before(async () => {
         seen.discard.push(data.id);
         return DaprPubSubStatusEnum.DROP;
       });
+      // Bulk subscribe: the SDK reads the envelope's entries and calls back once per entry.
+      await server.pubsub.subscribeBulk(
+        "retrypubsub",
+        t.bulk,
+        async (data) => {
+          seen.bulk.push(data.seq);
+          const first = seen.bulk.filter((s) => s === data.seq).length === 1;
+          return data.seq === 3 && first ? DaprPubSubStatusEnum.RETRY : DaprPubSubStatusEnum.SUCCESS;
+        },
+        { maxMessagesCount: 4, maxAwaitDurationMs: 200 },
+      );
       await server.pubsub.subscribe("mempubsub", t.local, async (data, headers) => {
         seen.local.push({ ...data, pubsub: headers.pubsubname });
         const deliveriesOf2 = seen.local.filter((e) => e.n === 2).length;
@@ -190,6 +202,13 @@ describe("delivery outcomes: RETRY, DROP, dead-letter (app-a's own subscriptions
     await waitFor(() => seen.discard.length >= 1, { what: "the delivery of x1" });
     await settled(t.discard, "app-a");
     assert.deepEqual(seen.discard, ["x1"]);
+  });
+
+  it("pubsub.redis, subscribeBulk: every event reaches the callback, an entry answered RETRY comes again", async () => {
+    await Promise.all(range(10).map((seq) => publish(h.client(publisher, HTTP), "retrypubsub", t.bulk, { seq })));
+    await waitFor(() => seen.bulk.length >= 11, { what: `10 events and the redelivery of 3 (${seen.bulk.length} deliveries)` });
+    await settled(t.bulk, "app-a");
+    assert.deepEqual(sorted(seen.bulk), sorted([...range(10), 3]), "each event once, and 3 again after its RETRY");
   });
 
   it("pubsub.in-memory: an app receives what it publishes, and RETRY is redelivered", async () => {
