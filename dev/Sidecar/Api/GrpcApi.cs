@@ -6,7 +6,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.State;
-using BulkEntry = Platform.Sidecar.PubSub.BulkEntry;
+using BulkPublishEntry = Platform.Sidecar.PubSub.BulkPublishEntry;
 using Status = Grpc.Core.Status;
 using StateItem = Dapr.Client.Autogen.Grpc.v1.StateItem;
 
@@ -152,7 +152,7 @@ public class DaprGrpcService(SidecarRuntime rt)
 
     public virtual async Task<BulkPublishResponse> BulkPublishEvent(BulkPublishRequest request, ServerCallContext context)
     {
-        var entries = request.Entries.Select(e => new BulkEntry(e.EntryId, e.Event.Memory, e.ContentType, e.Metadata)).ToList();
+        var entries = request.Entries.Select(e => new BulkPublishEntry(e.EntryId, e.Event.Memory, e.ContentType, e.Metadata)).ToList();
         var failed = await rt.Publisher.BulkPublishAsync(request.PubsubName, request.Topic, entries, request.Metadata,
             Header(context, "traceparent"), Header(context, "tracestate"), context.CancellationToken);
         var response = new BulkPublishResponse();

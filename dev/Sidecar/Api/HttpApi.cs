@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.State;
-using BulkEntry = Platform.Sidecar.PubSub.BulkEntry;
+using BulkPublishEntry = Platform.Sidecar.PubSub.BulkPublishEntry;
 
 namespace Platform.Sidecar.Api;
 
@@ -339,7 +339,7 @@ internal static class HttpApi
         }
 
         // Every entry is read before any is published: a bad request publishes nothing.
-        var entries = new List<BulkEntry>();
+        var entries = new List<BulkPublishEntry>();
         foreach (var entry in doc.RootElement.EnumerateArray())
         {
             if (entry.ValueKind != JsonValueKind.Object)
@@ -369,7 +369,7 @@ internal static class HttpApi
                 }
             }
 
-            entries.Add(new BulkEntry(id, data, contentType, metadata));
+            entries.Add(new BulkPublishEntry(id, data, contentType, metadata));
         }
 
         var failed = (await rt.Publisher.BulkPublishAsync(pubsub, topic ?? "", entries, QueryMetadata(ctx), ctx.Request.Headers["traceparent"].FirstOrDefault(), null, ctx.RequestAborted))

@@ -8,17 +8,7 @@ public sealed class Publisher(Components components, string appId, Tracing traci
     public async Task PublishAsync(string pubsub, string topic, ReadOnlyMemory<byte> data, string? contentType,
         IReadOnlyDictionary<string, string> metadata, string? traceparent, string? tracestate, CancellationToken ct)
     {
-        var (resource, broker) = components.PubSub(pubsub);
-        if (string.IsNullOrEmpty(topic))
-        {
-            throw DaprError.TopicEmpty(pubsub);
-        }
-
-        if (!TopicScopes.MayPublish(resource, appId, topic))
-        {
-            throw TopicScopes.Forbidden(topic, appId);
-        }
-
+        var broker = Authorize(pubsub, topic);
         var raw = metadata.TryGetValue("rawPayload", out var r) && string.Equals(r, "true", StringComparison.OrdinalIgnoreCase);
         using var hop = tracing.Start($"pubsub/{topic}", System.Diagnostics.ActivityKind.Producer, traceparent, tracestate);
         var payload = raw ? data : CloudEvents.Wrap(appId, pubsub, topic, data, contentType, metadata, hop.Traceparent, hop.Tracestate);
@@ -38,20 +28,10 @@ public sealed class Publisher(Components components, string appId, Tracing traci
     /// published (empty or repeated: <c>ERR_PUBSUB_EVENTS_SER</c>, nothing published); then each entry is published
     /// with the request metadata under its own, and the entries that failed are returned with their errors.
     /// </summary>
-    public async Task<IReadOnlyList<(string EntryId, string Error)>> BulkPublishAsync(string pubsub, string topic, IReadOnlyList<BulkEntry> entries,
+    public async Task<IReadOnlyList<(string EntryId, string Error)>> BulkPublishAsync(string pubsub, string topic, IReadOnlyList<BulkPublishEntry> entries,
         IReadOnlyDictionary<string, string> metadata, string? traceparent, string? tracestate, CancellationToken ct)
     {
-        var (resource, _) = components.PubSub(pubsub);
-        if (string.IsNullOrEmpty(topic))
-        {
-            throw DaprError.TopicEmpty(pubsub);
-        }
-
-        if (!TopicScopes.MayPublish(resource, appId, topic))
-        {
-            throw TopicScopes.Forbidden(topic, appId);
-        }
-
+        Authorize(pubsub, topic);
         var ids = new HashSet<string>(StringComparer.Ordinal);
         if (entries.FirstOrDefault(e => e.EntryId.Length == 0 || !ids.Add(e.EntryId)) is not null)
         {
@@ -79,10 +59,22 @@ public sealed class Publisher(Components components, string appId, Tracing traci
 
         return failed;
     }
+
+    /// <summary>The pub/sub's broker, once the topic is named and this app may publish on it.</summary>
+    private IBroker Authorize(string pubsub, string topic)
+    {
+        var (resource, broker) = components.PubSub(pubsub);
+        if (string.IsNullOrEmpty(topic))
+        {
+            throw DaprError.TopicEmpty(pubsub);
+        }
+
+        return TopicScopes.MayPublish(resource, appId, topic) ? broker : throw TopicScopes.Forbidden(topic, appId);
+    }
 }
 
 /// <summary>One entry of a bulk publish, as either API carries it.</summary>
-public sealed record BulkEntry(string EntryId, ReadOnlyMemory<byte> Event, string ContentType, IReadOnlyDictionary<string, string> Metadata);
+public sealed record BulkPublishEntry(string EntryId, ReadOnlyMemory<byte> Event, string ContentType, IReadOnlyDictionary<string, string> Metadata);
 
 /// <summary>
 /// Topic scoping metadata daprd applies to every pub/sub component (dapr/dapr <c>pkg/scopes/scopes.go</c> reads it,

@@ -171,23 +171,8 @@ public sealed partial class Subscriber
 
         // daprd starts a span per entry that carries a trace context and sends the request in the last one's context.
         var traced = entries.LastOrDefault(e => e.CloudEvent is { } ce && ce.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String)?.CloudEvent;
-        using var hop = tracing.Start($"pubsub/{spec.Topic}", System.Diagnostics.ActivityKind.Consumer,
-            traced?.GetProperty("traceparent").GetString(),
-            traced is { } t && t.TryGetProperty("tracestate", out var ts) && ts.ValueKind == JsonValueKind.String ? ts.GetString() : null);
-        request.Headers.TryAddWithoutValidation("traceparent", hop.Traceparent);
-        if (!string.IsNullOrEmpty(hop.Tracestate))
+        if (await SendTracedAsync(request, spec.Topic, traced, $"Bulk delivery of {entries.Count} events", path, ct) is not { } response)
         {
-            request.Headers.TryAddWithoutValidation("tracestate", hop.Tracestate);
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await app.Client.SendAsync(request, ct);
-        }
-        catch (HttpRequestException e)
-        {
-            logger.LogWarning("Bulk delivery of {Count} events on {Topic} to /{Path} failed: {Error}", entries.Count, spec.Topic, path.TrimStart('/'), e.Message);
             return result;
         }
 

@@ -275,6 +275,33 @@ public sealed partial class Subscriber(Components components, AppChannel app, st
         Drop,
     }
 
+    /// <summary>
+    /// Sends one delivery in a consumer span that continues the trace <paramref name="traced"/> carries (replacing any
+    /// trace headers the message brought); null when the app cannot be reached (logged as <paramref name="what"/>).
+    /// </summary>
+    private async Task<HttpResponseMessage?> SendTracedAsync(HttpRequestMessage request, string topic, JsonElement? traced, string what, string path, CancellationToken ct)
+    {
+        string? Trace(string name) => traced is { } ce && ce.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        using var hop = tracing.Start($"pubsub/{topic}", System.Diagnostics.ActivityKind.Consumer, Trace("traceparent"), Trace("tracestate"));
+        request.Headers.Remove("traceparent");
+        request.Headers.Remove("tracestate");
+        request.Headers.TryAddWithoutValidation("traceparent", hop.Traceparent);
+        if (!string.IsNullOrEmpty(hop.Tracestate))
+        {
+            request.Headers.TryAddWithoutValidation("tracestate", hop.Tracestate);
+        }
+
+        try
+        {
+            return await app.Client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            logger.LogWarning("{What} on {Topic} to /{Path} failed: {Error}", what, topic, path.TrimStart('/'), e.Message);
+            return null;
+        }
+    }
+
     private async Task<Outcome> DeliverOnceAsync(SubscriptionSpec spec, string path, byte[] envelope, JsonElement cloudEvent, BrokerMessage message, CancellationToken ct)
     {
         using var lease = await app.AcquireAsync(ct);
@@ -290,25 +317,8 @@ public sealed partial class Subscriber(Components components, AppChannel app, st
         }
 
         request.Headers.TryAddWithoutValidation("pubsubName", spec.PubSubName);
-        using var hop = tracing.Start($"pubsub/{spec.Topic}", System.Diagnostics.ActivityKind.Consumer,
-            cloudEvent.TryGetProperty("traceparent", out var tp) && tp.ValueKind == JsonValueKind.String ? tp.GetString() : null,
-            cloudEvent.TryGetProperty("tracestate", out var ts) && ts.ValueKind == JsonValueKind.String ? ts.GetString() : null);
-        request.Headers.Remove("traceparent");
-        request.Headers.Remove("tracestate");
-        request.Headers.TryAddWithoutValidation("traceparent", hop.Traceparent);
-        if (!string.IsNullOrEmpty(hop.Tracestate))
+        if (await SendTracedAsync(request, spec.Topic, cloudEvent, $"Delivering {message.Id}", path, ct) is not { } response)
         {
-            request.Headers.TryAddWithoutValidation("tracestate", hop.Tracestate);
-        }
-
-        HttpResponseMessage response;
-        try
-        {
-            response = await app.Client.SendAsync(request, ct);
-        }
-        catch (HttpRequestException e)
-        {
-            logger.LogWarning("Delivering {MessageId} on {Topic} to /{Path} failed: {Error}", message.Id, spec.Topic, path.TrimStart('/'), e.Message);
             return Outcome.Retry;
         }
 

@@ -298,17 +298,23 @@ public sealed class PubSubTests(RedisServer redis)
 /// <summary>HTTP bulk publish: entry ids as either SDK writes them; a bad entry publishes nothing.</summary>
 public sealed class BulkPublishTests
 {
-    [Fact]
-    public async Task BulkPublish_DuplicateEntryId_400AndNothingPublished()
+    /// <summary>A subscriber (billing) on a new topic, and the publisher's sidecar (orders).</summary>
+    private static async Task<(string Topic, TestApp Billing, Sidecar Orders)> StartAsync(Cluster cluster)
     {
-        await using var cluster = Cluster.Create(Backend.InMemory);
         var topic = $"bulk-{Guid.NewGuid():N}";
         var (app, _) = await cluster.StartAsync("billing", (web, a) => web.MapPost("/placed", (Placed e) =>
         {
             a.Received.Enqueue(e.Id);
             return Results.Ok();
         }).WithTopic("pubsub", topic));
-        var orders = await cluster.StartSidecarAsync("orders");
+        return (topic, app, await cluster.StartSidecarAsync("orders"));
+    }
+
+    [Fact]
+    public async Task BulkPublish_DuplicateEntryId_400AndNothingPublished()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var (topic, app, orders) = await StartAsync(cluster);
         using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
 
         var bad = await http.PostAsync($"/v1.0-alpha1/publish/bulk/pubsub/{topic}", JsonContent.Create(new object[]
@@ -339,13 +345,7 @@ public sealed class BulkPublishTests
         // daprd's bulkPublishEvent (pkg/api/grpc/grpc.go) checks every entry id before it publishes any:
         // "entryId is duplicated or not present for entry", InvalidArgument, ERR_PUBSUB_EVENTS_SER.
         await using var cluster = Cluster.Create(Backend.InMemory);
-        var topic = $"bulk-{Guid.NewGuid():N}";
-        var (app, _) = await cluster.StartAsync("billing", (web, a) => web.MapPost("/placed", (Placed e) =>
-        {
-            a.Received.Enqueue(e.Id);
-            return Results.Ok();
-        }).WithTopic("pubsub", topic));
-        var orders = await cluster.StartSidecarAsync("orders");
+        var (topic, app, orders) = await StartAsync(cluster);
         using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(orders.GrpcEndpoint);
         var client = new Rpc.Dapr.DaprClient(channel);
         Rpc.BulkPublishRequest Request(params (string Id, string Event)[] entries)
