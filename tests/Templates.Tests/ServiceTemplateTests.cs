@@ -114,7 +114,16 @@ public sealed partial class ServiceTemplateTests(TemplateHive hive)
 
             Assert.Equal(0, Kill(host.Id, SigInt));
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await host.WaitForExitAsync(stop.Token);
+            try
+            {
+                await host.WaitForExitAsync(stop.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Say where it stopped stopping (one CI run under load timed out here without a word).
+                Assert.Fail($"the host did not exit within 60 s of Ctrl+C; its output:\n{string.Join('\n', Snapshot(lines))}");
+            }
+
             Assert.True(host.ExitCode == 0, $"the host exited with {host.ExitCode}:\n{string.Join('\n', Snapshot(lines))}");
         }
         finally
