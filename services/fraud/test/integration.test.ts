@@ -128,8 +128,10 @@ describe("fraud behind the sidecar, on Redis", () => {
     const [{ alert, cloudEventId, type }] = velocity as [(typeof velocity)[number]];
     assert.equal(cloudEventId, alert.alertId);
     assert.equal(type, "fraud.FraudSuspected");
-    assert.ok(alert.sequence >= 7, `the sixth withdrawal (sequence 7) or later raises it, got ${alert.sequence}`);
-    assert.ok((alert.details["debits"] as number) > 5);
+    // Pub/sub has no order: whichever withdrawal is the sixth to be applied raises it (a CI run saw sequence 6 come
+    // after 7), so the alert names one of the burst's withdrawals and counts more than five debits.
+    assert.ok(alert.sequence >= 2 && alert.sequence <= 9, `a withdrawal of the burst (sequences 2–9) raises it, got ${alert.sequence}`);
+    assert.ok((alert.details["debits"] as number) > 5, `more than five debits in the window, got ${String(alert.details["debits"])}`);
 
     const listed = (await ledger.invoker.invoke("fraud", "alerts?limit=100", HttpMethod.GET)) as FraudSuspected[];
     assert.deepEqual(
