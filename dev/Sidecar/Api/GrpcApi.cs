@@ -20,7 +20,7 @@ namespace Platform.Sidecar.Api;
 /// </summary>
 [BindServiceMethod(typeof(DaprGrpcService), nameof(BindService))]
 // Not sealed, handlers virtual: the ASP.NET Core binder accepts only virtual handlers declared on the attributed type.
-public class DaprGrpcService(SidecarRuntime rt)
+public partial class DaprGrpcService(SidecarRuntime rt)
 {
     private const string ServiceName = "dapr.proto.runtime.v1.Dapr";
 
@@ -42,7 +42,17 @@ public class DaprGrpcService(SidecarRuntime rt)
         Add<GetMetadataRequest, GetMetadataResponse>(binder, nameof(GetMetadata));
         Add<SetMetadataRequest, Empty>(binder, nameof(SetMetadata));
         Add<ShutdownRequest, Empty>(binder, nameof(Shutdown));
+        BindLocks(binder);
+        BindConfiguration(binder);
+        BindBindings(binder);
     }
+
+    // Each building block's folder binds its own methods in its part of this class.
+    static partial void BindLocks(ServiceBinderBase binder);
+
+    static partial void BindConfiguration(ServiceBinderBase binder);
+
+    static partial void BindBindings(ServiceBinderBase binder);
 
     private static void Add<TRequest, TResponse>(ServiceBinderBase binder, string name)
         where TRequest : class, IMessage<TRequest>, new()

@@ -14,7 +14,7 @@ namespace Platform.Sidecar.Api;
 /// daprd's HTTP API (dapr/dapr <c>pkg/api/http</c>): health, metadata, state, publish, secrets, invocation and
 /// shutdown, with daprd's status codes and <c>{"errorCode","message"}</c> error bodies.
 /// </summary>
-internal static class HttpApi
+internal static partial class HttpApi
 {
     public static void Map(WebApplication web)
     {
@@ -47,8 +47,18 @@ internal static class HttpApi
 
         web.Map("/v1.0/invoke/{appId}/method/{**method}", Invoke);
         Actors.ActorHttpApi.Map(web);
+        MapLocks(web);
+        MapConfiguration(web);
+        MapBindings(web);
         web.MapFallback(Fallback);
     }
+
+    // Each building block's folder maps its own routes in its part of this class.
+    static partial void MapLocks(IEndpointRouteBuilder web);
+
+    static partial void MapConfiguration(IEndpointRouteBuilder web);
+
+    static partial void MapBindings(IEndpointRouteBuilder web);
 
     /// <summary>daprd cleans paths (the actor SDK sends <c>//v1.0/...</c>) and routes any request with a <c>dapr-app-id</c> header to invocation.</summary>
     private static Task Normalize(HttpContext ctx, RequestDelegate next)
