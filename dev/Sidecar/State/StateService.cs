@@ -12,6 +12,26 @@ public sealed class StateService(Components components, string appId)
         return await store.GetAsync(Prefix(resource, key), ct);
     }
 
+    /// <summary>
+    /// Reads several keys at once (daprd's bulk get: every key read on its own, one failure reported on its item,
+    /// not failing the whole request). The store must exist.
+    /// </summary>
+    public async Task<IReadOnlyList<BulkGetResult>> BulkGetAsync(string storeName, IReadOnlyList<string> keys, CancellationToken ct)
+    {
+        components.StateStore(storeName);
+        return await Task.WhenAll(keys.Select(async key =>
+        {
+            try
+            {
+                return new BulkGetResult(key, await GetAsync(storeName, key, ct), null);
+            }
+            catch (DaprError e)
+            {
+                return new BulkGetResult(key, null, e.Message);
+            }
+        }));
+    }
+
     /// <summary>Applies the operations (keys as the app gave them) atomically; nothing is written when any is refused.</summary>
     public async Task ApplyAsync(string storeName, IReadOnlyList<StateOperation> operations, string errorCode, CancellationToken ct)
     {
@@ -87,3 +107,6 @@ public sealed class StateService(Components components, string appId)
             : throw DaprError.Malformed($"metadata.ttlInSeconds '{text}' is not a whole number");
     }
 }
+
+/// <summary>One key of a bulk read: its item (null when missing) or the error reading it.</summary>
+public sealed record BulkGetResult(string Key, StateItem? Item, string? Error);
