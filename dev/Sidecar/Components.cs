@@ -13,39 +13,38 @@ public sealed class Components : IAsyncDisposable
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, LocalFileSecretStore Store)> _secrets = new(StringComparer.Ordinal);
 
+    private readonly List<ComponentResource> _loaded = [];
+
     private Components(LoadedResources resources) => Resources = resources;
 
     public LoadedResources Resources { get; }
 
-    public IEnumerable<ComponentResource> All => Resources.Components;
+    /// <summary>The components in use: those loaded, less any with <c>spec.ignoreErrors</c> whose init failed.</summary>
+    public IEnumerable<ComponentResource> All => _loaded;
 
     public IReadOnlyCollection<string> StateStoreNames => _state.Keys;
 
     public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
         var components = new Components(resources);
+        foreach (var skipped in resources.Skipped)
+        {
+            LogSkipped(logger, skipped.Name, skipped.File, skipped.Reason);
+        }
+
         try
         {
             foreach (var c in resources.Components)
             {
-                switch (c.Type)
+                try
                 {
-                    case "state.in-memory":
-                        components._state[c.Name] = (c, new InMemoryStateStore(time));
-                        break;
-                    case "state.redis":
-                        var (redis, db) = await RedisConnections.ConnectAsync(c, $"{appId}-state");
-                        components._state[c.Name] = (c, new RedisStateStore(redis, db));
-                        break;
-                    case "pubsub.in-memory":
-                        components._pubsub[c.Name] = (c, InMemoryBroker.ForName(scope, c.Name, logger));
-                        break;
-                    case "pubsub.redis":
-                        components._pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));
-                        break;
-                    case "secretstores.local.file":
-                        components._secrets[c.Name] = (c, LocalFileSecretStore.Open(c));
-                        break;
+                    await components.InitOneAsync(c, appId, scope, logger, time);
+                    components._loaded.Add(c);
+                }
+                catch (Exception e) when (c.IgnoreErrors && e is not OperationCanceledException)
+                {
+                    // daprd: "Ignoring error processing component" (pkg/runtime/components.go initComponentBlocking).
+                    LogSkipped(logger, c.Name, c.File, e.Message);
                 }
             }
         }
@@ -56,6 +55,32 @@ public sealed class Components : IAsyncDisposable
         }
 
         return components;
+    }
+
+    private static void LogSkipped(ILogger logger, string name, string file, string reason) =>
+        logger.LogWarning("Ignoring error processing component {Component} ({File}), spec.ignoreErrors is true; starting without it: {Reason}", name, file, reason);
+
+    private async Task InitOneAsync(ComponentResource c, string appId, string scope, ILogger logger, TimeProvider time)
+    {
+        switch (c.Type)
+        {
+            case "state.in-memory":
+                _state[c.Name] = (c, new InMemoryStateStore(time));
+                break;
+            case "state.redis":
+                var (redis, db) = await RedisConnections.ConnectAsync(c, $"{appId}-state");
+                _state[c.Name] = (c, new RedisStateStore(redis, db));
+                break;
+            case "pubsub.in-memory":
+                _pubsub[c.Name] = (c, InMemoryBroker.ForName(scope, c.Name, logger));
+                break;
+            case "pubsub.redis":
+                _pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));
+                break;
+            case "secretstores.local.file":
+                _secrets[c.Name] = (c, LocalFileSecretStore.Open(c));
+                break;
+        }
     }
 
     public (ComponentResource Resource, IStateStore Store) StateStore(string name)
