@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
+using Platform.Sidecar.Secrets;
 using Platform.Sidecar.State;
 
 namespace Platform.Sidecar;
@@ -11,7 +12,7 @@ public sealed class Components : IAsyncDisposable
 {
     private readonly Dictionary<string, (ComponentResource Resource, IStateStore Store)> _state = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (ComponentResource Resource, LocalFileSecretStore Store)> _secrets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, ISecretStore Store)> _secrets = new(StringComparer.Ordinal);
 
     private readonly List<ComponentResource> _loaded = [];
 
@@ -77,8 +78,8 @@ public sealed class Components : IAsyncDisposable
             case "pubsub.redis":
                 _pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));
                 break;
-            case "secretstores.local.file":
-                _secrets[c.Name] = (c, LocalFileSecretStore.Open(c));
+            case "secretstores.local.file" or "secretstores.local.env":
+                _secrets[c.Name] = (c, SecretStores.Open(c));
                 break;
         }
     }
@@ -110,8 +111,10 @@ public sealed class Components : IAsyncDisposable
 
     public bool TryGetPubSub(string name, out (ComponentResource Resource, IBroker Broker) pubsub) => _pubsub.TryGetValue(name, out pubsub);
 
-    public LocalFileSecretStore SecretStore(string name) =>
-        _secrets.TryGetValue(name, out var s) ? s.Store : throw DaprError.SecretStoreNotFound(name);
+    /// <summary>A secret store by name (dapr/dapr universal <c>secretsValidateRequest</c>).</summary>
+    public ISecretStore SecretStore(string name) =>
+        _secrets.Count == 0 ? throw DaprError.SecretStoresNotConfigured()
+        : _secrets.TryGetValue(name, out var s) ? s.Store : throw DaprError.SecretStoreNotFound(name);
 
     public async ValueTask DisposeAsync()
     {

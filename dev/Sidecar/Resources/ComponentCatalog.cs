@@ -3,7 +3,7 @@ namespace Platform.Sidecar.Resources;
 /// <summary>The component types this sidecar implements, and the metadata names each accepts.</summary>
 /// <remarks>
 /// The names come from Dapr's own component metadata files (components-contrib
-/// <c>state/redis/metadata.yaml</c>, <c>pubsub/redis/metadata.yaml</c>, <c>secretstores/local/file/metadata.yaml</c>),
+/// <c>state/redis/metadata.yaml</c>, <c>pubsub/redis/metadata.yaml</c>, <c>secretstores/local/file/metadata.yaml</c>, <c>secretstores/local/env/metadata.yaml</c>),
 /// plus the names daprd itself reads for every component of a kind (<c>keyPrefix</c>, <c>actorStateStore</c>
 /// for state; <c>consumerID</c> and the topic scoping names for pub/sub). Accepting exactly these means a
 /// component file that works here also loads in the real runtime, and a typo stops start-up instead of
@@ -33,6 +33,7 @@ internal static class ComponentCatalog
         ["pubsub.redis"] = new("pubsub", ["redisHost"],
             [.. RedisConnection, .. PubSubCommon, "redeliverInterval", "processingTimeout", "queueDepth", "concurrency", "maxLenApprox", "streamTTL"]),
         ["secretstores.local.file"] = new("secretstores", ["secretsFile"], ["secretsFile", "nestedSeparator", "multiValued"]),
+        ["secretstores.local.env"] = new("secretstores", [], ["prefix"]),
     };
 
     /// <summary>Types users put in component folders that only the real Dapr runtime can run.</summary>

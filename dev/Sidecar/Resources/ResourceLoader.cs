@@ -1,4 +1,5 @@
 using Platform.Sidecar.PubSub;
+using Platform.Sidecar.Secrets;
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -140,12 +141,12 @@ public static class ResourceLoader
         }
 
         // Secret stores first: other components may take metadata values from them by secretKeyRef.
-        var secretStores = new Dictionary<string, LocalFileSecretStore>(StringComparer.Ordinal);
+        var secretStores = new Dictionary<string, ISecretStore>(StringComparer.Ordinal);
         foreach (var c in raw.Where(c => c.Type.StartsWith("secretstores.", StringComparison.Ordinal)).ToList())
         {
             try
             {
-                secretStores[c.Name] = LocalFileSecretStore.Open(Resolve(c, null));
+                secretStores[c.Name] = SecretStores.Open(Resolve(c, null));
             }
             catch (ResourceException e) when (c.IgnoreErrors)
             {
@@ -287,7 +288,7 @@ public static class ResourceLoader
         return new RawComponent(name, type, version, metadata, secretStore, StringList(root, "scopes", file), file);
     }
 
-    private static ComponentResource Resolve(RawComponent c, Dictionary<string, LocalFileSecretStore>? stores)
+    private static ComponentResource Resolve(RawComponent c, Dictionary<string, ISecretStore>? stores)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var m in c.Metadata)
@@ -314,7 +315,12 @@ public static class ResourceLoader
                 throw new ResourceException(c.File, "auth.secretStore", $"secret store '{c.SecretStore}' is not defined in the resources path");
             }
 
-            if (!store.TryGet(m.SecretName, out var secret))
+            IReadOnlyDictionary<string, string> secret;
+            try
+            {
+                secret = store.Get(m.SecretName);
+            }
+            catch (SecretNotFoundException)
             {
                 throw new ResourceException(c.File, field, $"secret '{m.SecretName}' is not in secret store '{c.SecretStore}'");
             }
