@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
+using Platform.Sidecar.Bindings;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
 using Platform.Sidecar.Secrets;
@@ -14,6 +15,8 @@ public sealed class Components : IAsyncDisposable
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, ISecretStore Store)> _secrets = new(StringComparer.Ordinal);
 
+    private readonly Dictionary<string, (ComponentResource Resource, IOutputBinding Binding)> _outputBindings = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, IInputBinding Binding)> _inputBindings = new(StringComparer.Ordinal);
     private readonly List<ComponentResource> _loaded = [];
 
     private Components(LoadedResources resources) => Resources = resources;
@@ -81,6 +84,12 @@ public sealed class Components : IAsyncDisposable
             case "secretstores.local.file" or "secretstores.local.env":
                 _secrets[c.Name] = (c, SecretStores.Open(c));
                 break;
+            case "bindings.redis" when BindingMetadata.IsOfDirection(c, "output"):
+                _outputBindings[c.Name] = (c, await RedisOutputBinding.CreateAsync(c, appId));
+                break;
+            case "bindings.cron" when BindingMetadata.IsOfDirection(c, "input"):
+                _inputBindings[c.Name] = (c, CronInputBinding.Create(c, logger, time));
+                break;
         }
     }
 
@@ -116,8 +125,29 @@ public sealed class Components : IAsyncDisposable
         _secrets.Count == 0 ? throw DaprError.SecretStoresNotConfigured()
         : _secrets.TryGetValue(name, out var s) ? s.Store : throw DaprError.SecretStoreNotFound(name);
 
+    /// <summary>An output binding by name.</summary>
+    public bool TryGetOutputBinding(string name, out IOutputBinding binding)
+    {
+        var found = _outputBindings.TryGetValue(name, out var b);
+        binding = b.Binding;
+        return found;
+    }
+
+    /// <summary>The input bindings, with their components.</summary>
+    public IEnumerable<(ComponentResource Resource, IInputBinding Binding)> InputBindings => _inputBindings.Values;
+
     public async ValueTask DisposeAsync()
     {
+        foreach (var (_, binding) in _inputBindings.Values)
+        {
+            await binding.DisposeAsync();
+        }
+
+        foreach (var (_, binding) in _outputBindings.Values)
+        {
+            await binding.DisposeAsync();
+        }
+
         foreach (var (_, store) in _state.Values)
         {
             await store.DisposeAsync();
