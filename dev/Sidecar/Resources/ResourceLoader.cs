@@ -172,19 +172,34 @@ public static class ResourceLoader
     }
 
     /// <summary>
-    /// <c>spec.ignoreErrors</c>: a boolean (daprd's ComponentSpec.IgnoreErrors, <c>bool</c>), false when absent. Any
-    /// other value stops start-up whether or not the component is otherwise usable, as daprd fails to decode it.
+    /// <c>spec.ignoreErrors</c>: a boolean (daprd's ComponentSpec.IgnoreErrors, <c>bool</c>), false when absent. daprd
+    /// reads the file with sigs.k8s.io/yaml (YAML 1.1), so a plain <c>true</c>/<c>True</c>/<c>TRUE</c>/<c>yes</c>/<c>on</c>/<c>y</c>
+    /// (and their negatives) is a boolean and anything else, a quoted <c>"true"</c> included, fails to decode and
+    /// stops start-up (pkg/internal/loader/disk/manifest.go) whether or not the component is otherwise usable.
     /// </summary>
     private static bool IgnoreErrors(string file, YamlMappingNode root)
     {
-        var text = Scalar(Map(root, "spec"), "ignoreErrors");
-        return text switch
+        var spec = Map(root, "spec");
+        if (spec is null || !spec.Children.TryGetValue(new YamlScalarNode("ignoreErrors"), out var node))
         {
-            null => false,
-            _ when bool.TryParse(text, out var b) => b,
-            _ => throw new ResourceException(file, "spec.ignoreErrors",
-                $"component '{Scalar(Map(root, "metadata"), "name")}': '{text}' is not true or false"),
-        };
+            return false;
+        }
+
+        var scalar = node as YamlScalarNode;
+        var text = scalar?.Value ?? "";
+        if (scalar is { Style: YamlDotNet.Core.ScalarStyle.Plain or YamlDotNet.Core.ScalarStyle.Any })
+        {
+            switch (text)
+            {
+                case "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON" or "y" or "Y":
+                    return true;
+                case "false" or "False" or "FALSE" or "no" or "No" or "NO" or "off" or "Off" or "OFF" or "n" or "N":
+                    return false;
+            }
+        }
+
+        throw new ResourceException(file, "spec.ignoreErrors",
+            $"component '{Scalar(Map(root, "metadata"), "name")}': '{text}' is not true or false");
     }
 
     /// <summary>Whether a component that could not be read is meant for this app (no or unreadable scopes: yes).</summary>

@@ -67,17 +67,33 @@ public sealed class IgnoreErrorsTests : IDisposable
         Assert.Contains("component 'events' of type pubsub.kafka needs the Dapr runtime", e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Start_IgnoreErrorsNotABoolean_RefusedNamingTheField()
+    [Theory]
+    [InlineData("maybe")]
+    [InlineData("\"true\"")] // a string: daprd's YAML-to-JSON decode into a bool fails
+    [InlineData("[true]")]
+    public async Task Start_IgnoreErrorsNotABoolean_RefusedNamingTheField(string value)
     {
         // A usable component too: the bad value is refused whether or not the component would fail.
-        File.WriteAllText(Path.Combine(_dir, "state.yaml"), WithIgnoreErrors(Yaml.Component("statestore", "state.in-memory"), "maybe"));
+        File.WriteAllText(Path.Combine(_dir, "state.yaml"), WithIgnoreErrors(Yaml.Component("statestore", "state.in-memory"), value));
 
         var e = await Assert.ThrowsAsync<ResourceException>(StartAsync);
 
         Assert.Equal("spec.ignoreErrors", e.Field);
-        Assert.Contains("'maybe' is not true or false", e.Message, StringComparison.Ordinal);
+        Assert.Contains("is not true or false", e.Message, StringComparison.Ordinal);
         Assert.Contains("statestore", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("yes")]
+    [InlineData("True")]
+    public async Task Start_IgnoreErrorsYaml11Boolean_Honoured(string value)
+    {
+        File.WriteAllText(Path.Combine(_dir, "kafka.yaml"), WithIgnoreErrors(Yaml.Component("events", "pubsub.kafka", ("brokers", "localhost:9092")), value));
+        File.WriteAllText(Path.Combine(_dir, "pubsub.yaml"), Yaml.Component("pubsub", "pubsub.in-memory"));
+
+        await using var sidecar = await StartAsync();
+
+        Assert.Equal(new[] { "pubsub" }, await ComponentNamesAsync(sidecar));
     }
 
     [Fact]
