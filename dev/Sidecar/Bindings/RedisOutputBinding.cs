@@ -65,8 +65,9 @@ internal sealed class RedisOutputBinding(ConnectionMultiplexer redis, int databa
                     throw new BindingException($"invalid operation type: {request.Operation}");
             }
         }
-        catch (RedisServerException e)
+        catch (Exception e) when (e is RedisException or RedisTimeoutException)
         {
+            // The server's reply (e.g. INCR of a non-number) or the connection's failure, as the component's error.
             throw new BindingException(e.Message);
         }
     }

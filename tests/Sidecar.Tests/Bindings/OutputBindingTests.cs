@@ -176,6 +176,22 @@ public sealed class OutputBindingTests(RedisServer redis)
     }
 
     [Fact]
+    public async Task IncrementOfText_RedisErrorAsErrInvokeOutputBinding_ValueKept()
+    {
+        var (cluster, http, _) = await StartAsync();
+        await using var c = cluster;
+        using var h = http;
+        var key = $"text-{Guid.NewGuid():N}";
+        await redis.Db.StringSetAsync(key, "abc");
+
+        var response = await http.PostAsync("/v1.0/bindings/cache", Json($$$"""{"operation":"increment","metadata":{"key":"{{{key}}}"}}"""));
+
+        await AssertErrorAsync(response, HttpStatusCode.InternalServerError, "ERR_INVOKE_OUTPUT_BINDING",
+            "error invoking output binding cache: ERR value is not an integer or out of range");
+        Assert.Equal("abc", (string?)await redis.Db.StringGetAsync(key));
+    }
+
+    [Fact]
     public async Task BadTtl_Refused_NothingWritten()
     {
         var (cluster, http, _) = await StartAsync();
