@@ -1,7 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
+using Platform.Sidecar.Bindings;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
+using Platform.Sidecar.Secrets;
 using Platform.Sidecar.State;
 
 namespace Platform.Sidecar;
@@ -11,41 +13,42 @@ public sealed class Components : IAsyncDisposable
 {
     private readonly Dictionary<string, (ComponentResource Resource, IStateStore Store)> _state = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (ComponentResource Resource, LocalFileSecretStore Store)> _secrets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, ISecretStore Store)> _secrets = new(StringComparer.Ordinal);
+
+    private readonly Dictionary<string, (ComponentResource Resource, IOutputBinding Binding)> _outputBindings = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, IInputBinding Binding)> _inputBindings = new(StringComparer.Ordinal);
+    private readonly List<ComponentResource> _loaded = [];
 
     private Components(LoadedResources resources) => Resources = resources;
 
     public LoadedResources Resources { get; }
 
-    public IEnumerable<ComponentResource> All => Resources.Components;
+    /// <summary>The components in use: those loaded, less any with <c>spec.ignoreErrors</c> whose init failed.</summary>
+    public IEnumerable<ComponentResource> All => _loaded;
 
     public IReadOnlyCollection<string> StateStoreNames => _state.Keys;
 
     public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
         var components = new Components(resources);
+        foreach (var skipped in resources.Skipped)
+        {
+            LogSkipped(logger, skipped.Name, skipped.File, skipped.Reason);
+        }
+
         try
         {
             foreach (var c in resources.Components)
             {
-                switch (c.Type)
+                try
                 {
-                    case "state.in-memory":
-                        components._state[c.Name] = (c, new InMemoryStateStore(time));
-                        break;
-                    case "state.redis":
-                        var (redis, db) = await RedisConnections.ConnectAsync(c, $"{appId}-state");
-                        components._state[c.Name] = (c, new RedisStateStore(redis, db));
-                        break;
-                    case "pubsub.in-memory":
-                        components._pubsub[c.Name] = (c, InMemoryBroker.ForName(scope, c.Name, logger));
-                        break;
-                    case "pubsub.redis":
-                        components._pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));
-                        break;
-                    case "secretstores.local.file":
-                        components._secrets[c.Name] = (c, LocalFileSecretStore.Open(c));
-                        break;
+                    await components.InitOneAsync(c, appId, scope, logger, time);
+                    components._loaded.Add(c);
+                }
+                catch (Exception e) when (c.IgnoreErrors && e is not OperationCanceledException)
+                {
+                    // daprd: "Ignoring error processing component" (pkg/runtime/components.go initComponentBlocking).
+                    LogSkipped(logger, c.Name, c.File, e.Message);
                 }
             }
         }
@@ -56,6 +59,38 @@ public sealed class Components : IAsyncDisposable
         }
 
         return components;
+    }
+
+    private static void LogSkipped(ILogger logger, string name, string file, string reason) =>
+        logger.LogWarning("Ignoring error processing component {Component} ({File}), spec.ignoreErrors is true; starting without it: {Reason}", name, file, reason);
+
+    private async Task InitOneAsync(ComponentResource c, string appId, string scope, ILogger logger, TimeProvider time)
+    {
+        switch (c.Type)
+        {
+            case "state.in-memory":
+                _state[c.Name] = (c, new InMemoryStateStore(time));
+                break;
+            case "state.redis":
+                var (redis, db) = await RedisConnections.ConnectAsync(c, $"{appId}-state");
+                _state[c.Name] = (c, new RedisStateStore(redis, db));
+                break;
+            case "pubsub.in-memory":
+                _pubsub[c.Name] = (c, InMemoryBroker.ForName(scope, c.Name, logger));
+                break;
+            case "pubsub.redis":
+                _pubsub[c.Name] = (c, await RedisStreamsBroker.CreateAsync(c, appId, logger));
+                break;
+            case "secretstores.local.file" or "secretstores.local.env":
+                _secrets[c.Name] = (c, SecretStores.Open(c));
+                break;
+            case "bindings.redis" when BindingMetadata.IsOfDirection(c, "output"):
+                _outputBindings[c.Name] = (c, await RedisOutputBinding.CreateAsync(c, appId));
+                break;
+            case "bindings.cron" when BindingMetadata.IsOfDirection(c, "input"):
+                _inputBindings[c.Name] = (c, CronInputBinding.Create(c, logger, time));
+                break;
+        }
     }
 
     public (ComponentResource Resource, IStateStore Store) StateStore(string name)
@@ -85,11 +120,34 @@ public sealed class Components : IAsyncDisposable
 
     public bool TryGetPubSub(string name, out (ComponentResource Resource, IBroker Broker) pubsub) => _pubsub.TryGetValue(name, out pubsub);
 
-    public LocalFileSecretStore SecretStore(string name) =>
-        _secrets.TryGetValue(name, out var s) ? s.Store : throw DaprError.SecretStoreNotFound(name);
+    /// <summary>A secret store by name (dapr/dapr universal <c>secretsValidateRequest</c>).</summary>
+    public ISecretStore SecretStore(string name) =>
+        _secrets.Count == 0 ? throw DaprError.SecretStoresNotConfigured()
+        : _secrets.TryGetValue(name, out var s) ? s.Store : throw DaprError.SecretStoreNotFound(name);
+
+    /// <summary>An output binding by name.</summary>
+    public bool TryGetOutputBinding(string name, out IOutputBinding binding)
+    {
+        var found = _outputBindings.TryGetValue(name, out var b);
+        binding = b.Binding;
+        return found;
+    }
+
+    /// <summary>The input bindings, with their components.</summary>
+    public IEnumerable<(ComponentResource Resource, IInputBinding Binding)> InputBindings => _inputBindings.Values;
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var (_, binding) in _inputBindings.Values)
+        {
+            await binding.DisposeAsync();
+        }
+
+        foreach (var (_, binding) in _outputBindings.Values)
+        {
+            await binding.DisposeAsync();
+        }
+
         foreach (var (_, store) in _state.Values)
         {
             await store.DisposeAsync();

@@ -100,7 +100,11 @@ public sealed class Sidecar : IAsyncDisposable
             Environment.GetEnvironmentVariable("NAMESPACE") ?? "default");
         var subscriber = new Subscriber(components, app, options.AppId, consumerId, logger, tracing);
         var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
-        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors) { SecretScopes = configuration.Secrets };
+        var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors)
+        {
+            SecretScopes = configuration.Secrets,
+            Bindings = new Bindings.BindingsService(components, app, logger),
+        };
 
         // The sidecar reads no appsettings: without this, the host watches the current folder and everything under
         // it for changes (inotify on every subfolder, a thread busy with every file written there), in every sidecar.
@@ -165,6 +169,7 @@ public sealed class Sidecar : IAsyncDisposable
                 specs.AddRange(_runtime.Components.Resources.Subscriptions.Select(s =>
                     new SubscriptionSpec(s.PubSubName, s.Topic, s.Rules, s.DeadLetterTopic, s.Metadata, s.File, s.Bulk)));
                 await _runtime.Subscriber.StartAsync(specs, ct);
+                await _runtime.Bindings.StartInputAsync(ct); // daprd: StartReadingFromBindings once the app is ready
             }
 
             // GET /dapr/config: the actor types the app hosts; registers them for placement (no app port: none).

@@ -36,6 +36,12 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
     /// <summary>Which secrets the secrets API hands out (<c>spec.secrets.scopes</c> of the Configuration).</summary>
     public Resources.SecretScopes SecretScopes { get; init; } = Resources.SecretScopes.None;
 
+    /// <summary>The secrets API's operations, under <see cref="SecretScopes"/>.</summary>
+    public Secrets.SecretsService Secrets => field ??= new(Components, SecretScopes);
+
+    /// <summary>Output bindings and the delivery of input binding events to the app.</summary>
+    public Bindings.BindingsService Bindings { get; init; } = null!;
+
     /// <summary>Circuit breakers of the Resiliency policies for actor types this sidecar calls.</summary>
     public ConcurrentDictionary<string, Invocation.CircuitBreaker> ActorBreakers { get; } = new(StringComparer.Ordinal);
 

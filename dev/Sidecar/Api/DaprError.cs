@@ -59,6 +59,13 @@ public sealed class DaprError(string errorCode, string message, int httpStatus, 
     public static DaprError Malformed(string message) =>
         new("ERR_MALFORMED_REQUEST", message, 400, StatusCode.InvalidArgument);
 
+    public static DaprError SecretStoresNotConfigured() =>
+        new("ERR_SECRET_STORES_NOT_CONFIGURED", "secret store is not configured", 500, StatusCode.FailedPrecondition);
+
+    /// <summary>The store failed to get a secret (predefined.go <c>ErrSecretGet</c>).</summary>
+    public static DaprError SecretGet(string key, string store, string detail) =>
+        new("ERR_SECRET_GET", $"failed getting secret with key {key} from secret store {store}: {detail}", 500, StatusCode.Internal);
+
     public static DaprError SecretStoreNotFound(string name) =>
         new("ERR_SECRET_STORE_NOT_FOUND", $"failed finding secret store with key {name}", 401, StatusCode.InvalidArgument);
 

@@ -63,29 +63,16 @@ public partial class DaprGrpcService(SidecarRuntime rt)
 
     public virtual Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
     {
-        var store = rt.Components.SecretStore(request.StoreName);
-        if (!rt.SecretScopes.Allows(request.StoreName, request.Key))
-        {
-            throw DaprError.SecretPermissionDenied(request.Key, request.StoreName);
-        }
-
-        if (!store.TryGet(request.Key, out var values))
-        {
-            throw new DaprError("ERR_SECRET_GET", $"failed getting secret with key {request.Key} from secret store {request.StoreName}: secret {request.Key} not found", 500, StatusCode.Internal);
-        }
-
         var response = new GetSecretResponse();
-        response.Data.Add(values.ToDictionary());
+        response.Data.Add(rt.Secrets.Get(request.StoreName, request.Key).ToDictionary());
         return Task.FromResult(response);
     }
 
     public virtual Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
     {
-        var store = rt.Components.SecretStore(request.StoreName);
         var response = new GetBulkSecretResponse();
-        foreach (var name in store.Names.Where(n => rt.SecretScopes.Allows(request.StoreName, n)))
+        foreach (var (name, values) in rt.Secrets.BulkGet(request.StoreName))
         {
-            store.TryGet(name, out var values);
             var secret = new SecretResponse();
             secret.Secrets.Add(values.ToDictionary());
             response.Data[name] = secret;

@@ -143,25 +143,10 @@ internal static partial class HttpApi
 
     // ---- secrets ----
 
-    private static IResult Secret(SidecarRuntime rt, string store, string key)
-    {
-        var s = rt.Components.SecretStore(store);
-        if (!rt.SecretScopes.Allows(store, key))
-        {
-            throw DaprError.SecretPermissionDenied(key, store);
-        }
-
-        return s.TryGet(key, out var values) ? Results.Json(values)
-            : Results.Json(new ErrorBody("ERR_SECRET_GET", $"failed getting secret with key {key} from secret store {store}: secret {key} not found"), statusCode: 500);
-    }
+    private static IResult Secret(SidecarRuntime rt, string store, string key) => Results.Json(rt.Secrets.Get(store, key));
 
     /// <summary>Every secret the scopes allow; the others are left out, not refused (daprd's GetBulkSecret filters).</summary>
-    private static IResult BulkSecrets(SidecarRuntime rt, string store)
-    {
-        var s = rt.Components.SecretStore(store);
-        return Results.Json(s.Names.Where(n => rt.SecretScopes.Allows(store, n))
-            .ToDictionary(n => n, n => s.TryGet(n, out var v) ? v : new Dictionary<string, string>()));
-    }
+    private static IResult BulkSecrets(SidecarRuntime rt, string store) => Results.Json(rt.Secrets.BulkGet(store));
 
     // ---- helpers ----
 

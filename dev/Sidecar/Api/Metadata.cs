@@ -60,6 +60,8 @@ internal static class Metadata
         "state.in-memory" => ["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"],
         "state.redis" => ["ETAG", "TRANSACTIONAL", "TTL", "ACTOR"],
         "pubsub.redis" or "pubsub.in-memory" => ["SUBSCRIBE_WILDCARDS"],
+        "bindings.redis" => ["OUTPUT_BINDING"],
+        "bindings.cron" => ["INPUT_BINDING"],
         _ => [],
     };
 }

@@ -3,7 +3,8 @@ namespace Platform.Sidecar.Resources;
 /// <summary>The component types this sidecar implements, and the metadata names each accepts.</summary>
 /// <remarks>
 /// The names come from Dapr's own component metadata files (components-contrib
-/// <c>state/redis/metadata.yaml</c>, <c>pubsub/redis/metadata.yaml</c>, <c>secretstores/local/file/metadata.yaml</c>),
+/// <c>state/redis/metadata.yaml</c>, <c>pubsub/redis/metadata.yaml</c>, <c>secretstores/local/file/metadata.yaml</c>, <c>secretstores/local/env/metadata.yaml</c>,
+/// <c>bindings/redis/metadata.yaml</c>, <c>bindings/cron/metadata.yaml</c>),
 /// plus the names daprd itself reads for every component of a kind (<c>keyPrefix</c>, <c>actorStateStore</c>
 /// for state; <c>consumerID</c> and the topic scoping names for pub/sub). Accepting exactly these means a
 /// component file that works here also loads in the real runtime, and a typo stops start-up instead of
@@ -22,6 +23,16 @@ internal static class ComponentCatalog
 
     private static readonly string[] StateCommon = ["keyPrefix", "actorStateStore", "outboxPublishPubsub", "outboxPublishTopic", "outboxPubsub", "outboxDiscardWhenMissingState"];
 
+    // bindings/redis/metadata.yaml also lists the OIDC authentication profile (accepted; this sidecar does not use it).
+    private static readonly string[] RedisOidc =
+    [
+        "useOIDC", "oidcTokenEndpoint", "oidcClientID", "oidcClientAssertionCert", "oidcClientAssertionKey", "oidcResource",
+        "oidcAudience", "oidcScopes", "oidcKid", "oidcCACert",
+    ];
+
+    // Read by daprd itself for every binding (dapr/dapr pkg/runtime/processor/binding/binding.go): direction, and route for input.
+    private static readonly string[] BindingCommon = ["direction", "route"];
+
     private static readonly string[] PubSubCommon = ["consumerID", "allowedTopics", "protectedTopics", "publishingScopes", "subscriptionScopes"];
 
     public static readonly IReadOnlyDictionary<string, ComponentKind> Known = new Dictionary<string, ComponentKind>(StringComparer.Ordinal)
@@ -33,6 +44,9 @@ internal static class ComponentCatalog
         ["pubsub.redis"] = new("pubsub", ["redisHost"],
             [.. RedisConnection, .. PubSubCommon, "redeliverInterval", "processingTimeout", "queueDepth", "concurrency", "maxLenApprox", "streamTTL"]),
         ["secretstores.local.file"] = new("secretstores", ["secretsFile"], ["secretsFile", "nestedSeparator", "multiValued"]),
+        ["secretstores.local.env"] = new("secretstores", [], ["prefix"]),
+        ["bindings.redis"] = new("bindings", ["redisHost"], [.. RedisConnection, .. RedisOidc, .. BindingCommon]),
+        ["bindings.cron"] = new("bindings", ["schedule"], ["schedule", .. BindingCommon]),
     };
 
     /// <summary>Types users put in component folders that only the real Dapr runtime can run.</summary>

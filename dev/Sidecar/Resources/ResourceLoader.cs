@@ -1,4 +1,5 @@
 using Platform.Sidecar.PubSub;
+using Platform.Sidecar.Secrets;
 using System.Globalization;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -70,7 +71,8 @@ public static class ResourceLoader
             }
         }
 
-        return new LoadedResources(ReadComponents(components, appId), subscriptions, retries, apps, actors);
+        var (loaded, skipped) = ReadComponents(components, appId);
+        return new LoadedResources(loaded, subscriptions, retries, apps, actors) { Skipped = skipped };
     }
 
     private static List<YamlMappingNode> ReadDocuments(string file)
@@ -102,10 +104,33 @@ public static class ResourceLoader
         return result;
     }
 
-    private static List<ComponentResource> ReadComponents(List<(string File, YamlMappingNode Root)> docs, string appId)
+    private static (List<ComponentResource> Components, List<SkippedComponent> Skipped) ReadComponents(List<(string File, YamlMappingNode Root)> docs, string appId)
     {
-        // Secret stores first: other components may take metadata values from them by secretKeyRef.
-        var raw = docs.Select(d => ReadComponent(d.File, d.Root)).Where(c => InScope(c.Scopes, appId)).ToList();
+        // A component with spec.ignoreErrors: true that cannot be used is logged and skipped, as daprd does with a
+        // component whose init fails (dapr/dapr pkg/runtime/components.go initComponentBlocking: "Ignoring error
+        // processing component"); without it, the failure stops start-up.
+        var skipped = new List<SkippedComponent>();
+        var raw = new List<RawComponent>();
+        foreach (var (file, root) in docs)
+        {
+            var ignoreErrors = IgnoreErrors(file, root);
+            try
+            {
+                var c = ReadComponent(file, root) with { IgnoreErrors = ignoreErrors };
+                if (InScope(c.Scopes, appId))
+                {
+                    raw.Add(c);
+                }
+            }
+            catch (ResourceException e) when (ignoreErrors)
+            {
+                if (InScopeLeniently(root, appId))
+                {
+                    skipped.Add(new SkippedComponent(Scalar(Map(root, "metadata"), "name") ?? "", file, e.Message));
+                }
+            }
+        }
+
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var c in raw)
         {
@@ -115,12 +140,85 @@ public static class ResourceLoader
             }
         }
 
-        var secretStores = raw.Where(c => c.Type.StartsWith("secretstores.", StringComparison.Ordinal))
-            .ToDictionary(c => c.Name, c => LocalFileSecretStore.Open(Resolve(c, null)), StringComparer.Ordinal);
-        return raw.Select(c => Resolve(c, secretStores)).ToList();
+        // Secret stores first: other components may take metadata values from them by secretKeyRef.
+        var secretStores = new Dictionary<string, ISecretStore>(StringComparer.Ordinal);
+        foreach (var c in raw.Where(c => c.Type.StartsWith("secretstores.", StringComparison.Ordinal)).ToList())
+        {
+            try
+            {
+                secretStores[c.Name] = SecretStores.Open(Resolve(c, null));
+            }
+            catch (ResourceException e) when (c.IgnoreErrors)
+            {
+                skipped.Add(new SkippedComponent(c.Name, c.File, e.Message));
+                raw.Remove(c);
+            }
+        }
+
+        var components = new List<ComponentResource>();
+        foreach (var c in raw)
+        {
+            try
+            {
+                components.Add(Resolve(c, secretStores));
+            }
+            catch (ResourceException e) when (c.IgnoreErrors)
+            {
+                skipped.Add(new SkippedComponent(c.Name, c.File, e.Message));
+            }
+        }
+
+        return (components, skipped);
     }
 
-    private sealed record RawComponent(string Name, string Type, string Version, List<RawMetadata> Metadata, string? SecretStore, List<string> Scopes, string File);
+    /// <summary>
+    /// <c>spec.ignoreErrors</c>: a boolean (daprd's ComponentSpec.IgnoreErrors, <c>bool</c>), false when absent. daprd
+    /// reads the file with sigs.k8s.io/yaml (YAML 1.1), so a plain <c>true</c>/<c>True</c>/<c>TRUE</c>/<c>yes</c>/<c>on</c>/<c>y</c>
+    /// (and their negatives) is a boolean and anything else, a quoted <c>"true"</c> included, fails to decode and
+    /// stops start-up (pkg/internal/loader/disk/manifest.go) whether or not the component is otherwise usable.
+    /// </summary>
+    private static bool IgnoreErrors(string file, YamlMappingNode root)
+    {
+        var spec = Map(root, "spec");
+        if (spec is null || !spec.Children.TryGetValue(new YamlScalarNode("ignoreErrors"), out var node))
+        {
+            return false;
+        }
+
+        var scalar = node as YamlScalarNode;
+        var text = scalar?.Value ?? "";
+        if (scalar is { Style: YamlDotNet.Core.ScalarStyle.Plain or YamlDotNet.Core.ScalarStyle.Any })
+        {
+            switch (text)
+            {
+                case "true" or "True" or "TRUE" or "yes" or "Yes" or "YES" or "on" or "On" or "ON" or "y" or "Y":
+                    return true;
+                case "false" or "False" or "FALSE" or "no" or "No" or "NO" or "off" or "Off" or "OFF" or "n" or "N":
+                    return false;
+            }
+        }
+
+        throw new ResourceException(file, "spec.ignoreErrors",
+            $"component '{Scalar(Map(root, "metadata"), "name")}': '{text}' is not true or false");
+    }
+
+    /// <summary>Whether a component that could not be read is meant for this app (no or unreadable scopes: yes).</summary>
+    private static bool InScopeLeniently(YamlMappingNode root, string appId)
+    {
+        try
+        {
+            return InScope(StringList(root, "scopes", ""), appId);
+        }
+        catch (ResourceException)
+        {
+            return true;
+        }
+    }
+
+    private sealed record RawComponent(string Name, string Type, string Version, List<RawMetadata> Metadata, string? SecretStore, List<string> Scopes, string File)
+    {
+        public bool IgnoreErrors { get; init; }
+    }
 
     private sealed record RawMetadata(string Name, string? Value, string? SecretName, string? SecretKey);
 
@@ -205,7 +303,7 @@ public static class ResourceLoader
         return new RawComponent(name, type, version, metadata, secretStore, StringList(root, "scopes", file), file);
     }
 
-    private static ComponentResource Resolve(RawComponent c, Dictionary<string, LocalFileSecretStore>? stores)
+    private static ComponentResource Resolve(RawComponent c, Dictionary<string, ISecretStore>? stores)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var m in c.Metadata)
@@ -232,7 +330,12 @@ public static class ResourceLoader
                 throw new ResourceException(c.File, "auth.secretStore", $"secret store '{c.SecretStore}' is not defined in the resources path");
             }
 
-            if (!store.TryGet(m.SecretName, out var secret))
+            IReadOnlyDictionary<string, string> secret;
+            try
+            {
+                secret = store.Get(m.SecretName);
+            }
+            catch (SecretNotFoundException)
             {
                 throw new ResourceException(c.File, field, $"secret '{m.SecretName}' is not in secret store '{c.SecretStore}'");
             }
@@ -241,7 +344,7 @@ public static class ResourceLoader
                 : throw new ResourceException(c.File, field, $"secret '{m.SecretName}' has no key '{m.SecretKey}'");
         }
 
-        return new ComponentResource(c.Name, c.Type, c.Version, values, c.Scopes, c.File);
+        return new ComponentResource(c.Name, c.Type, c.Version, values, c.Scopes, c.File) { IgnoreErrors = c.IgnoreErrors };
     }
 
     private static SubscriptionResource ReadSubscription(string file, YamlMappingNode root)

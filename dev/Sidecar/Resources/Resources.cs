@@ -12,8 +12,14 @@ public sealed record ComponentResource(
     /// <summary><c>state</c>, <c>pubsub</c> or <c>secretstores</c>.</summary>
     public string Category => Type[..Type.IndexOf('.', StringComparison.Ordinal)];
 
+    /// <summary><c>spec.ignoreErrors</c>: when the component cannot be initialised, log it and start without it.</summary>
+    public bool IgnoreErrors { get; init; }
+
     internal string? Get(string name) => Metadata.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
 }
+
+/// <summary>A component with <c>spec.ignoreErrors: true</c> that could not be used, and why; the sidecar started without it.</summary>
+public sealed record SkippedComponent(string Name, string File, string Reason);
 
 /// <summary>A declarative <c>kind: Subscription</c> (v1alpha1 <c>route</c> or v2alpha1 <c>routes</c>).</summary>
 public sealed record SubscriptionResource(
@@ -79,6 +85,9 @@ public sealed record LoadedResources(
 {
     /// <summary>Resiliency policies for invocations of each target app-id.</summary>
     public IReadOnlyDictionary<string, TargetPolicy> Apps => AppTargets ?? new Dictionary<string, TargetPolicy>();
+
+    /// <summary>Components with <c>spec.ignoreErrors: true</c> left out because they could not be read or resolved.</summary>
+    public IReadOnlyList<SkippedComponent> Skipped { get; init; } = [];
 
     /// <summary>Resiliency policies for calls to each actor type (<c>spec.targets.actors</c>).</summary>
     public IReadOnlyDictionary<string, TargetPolicy> Actors => ActorTargets ?? new Dictionary<string, TargetPolicy>();

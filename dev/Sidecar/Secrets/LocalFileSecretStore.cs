@@ -1,6 +1,7 @@
 using System.Text.Json;
+using Platform.Sidecar.Resources;
 
-namespace Platform.Sidecar.Resources;
+namespace Platform.Sidecar.Secrets;
 
 /// <summary>
 /// <c>secretstores.local.file</c>: a JSON file whose nested objects are flattened with <c>nestedSeparator</c>
@@ -8,14 +9,12 @@ namespace Platform.Sidecar.Resources;
 /// top-level key is one secret holding its (flattened) children; otherwise each flattened key is a secret
 /// with a single key of the same name.
 /// </summary>
-public sealed class LocalFileSecretStore
+public sealed class LocalFileSecretStore : ISecretStore
 {
     private readonly Dictionary<string, Dictionary<string, string>> _secrets;
 
     private LocalFileSecretStore(Dictionary<string, Dictionary<string, string>> secrets) => _secrets = secrets;
 
-    /// <summary>Every secret name the store holds.</summary>
-    public IEnumerable<string> Names => _secrets.Keys;
 
     internal static LocalFileSecretStore Open(ComponentResource c)
     {
@@ -58,13 +57,13 @@ public sealed class LocalFileSecretStore
         return new LocalFileSecretStore(secrets);
     }
 
-    /// <summary>Looks a secret up by name.</summary>
-    public bool TryGet(string name, out IReadOnlyDictionary<string, string> values)
-    {
-        var found = _secrets.TryGetValue(name, out var v);
-        values = v ?? new Dictionary<string, string>();
-        return found;
-    }
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, string> Get(string name) =>
+        _secrets.TryGetValue(name, out var v) ? v : throw new SecretNotFoundException($"secret {name} not found");
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> BulkGet() =>
+        _secrets.ToDictionary(p => p.Key, p => (IReadOnlyDictionary<string, string>)p.Value, StringComparer.Ordinal);
 
     private static void Flatten(JsonElement e, string prefix, string separator, Dictionary<string, string> into)
     {
