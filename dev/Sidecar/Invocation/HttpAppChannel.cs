@@ -121,8 +121,15 @@ public sealed class HttpAppChannel(AppChannel connection, string appId, bool has
         }
 
         request.Headers.TryAddWithoutValidation("pubsubName", delivery.PubSubName);
-        if (await SendTracedAsync(request, delivery.Topic, delivery.Traceparent, delivery.Tracestate, $"Delivering {message.Id}", delivery.Path, ct) is not { } response)
+        Trace(request, delivery.Traceparent, delivery.Tracestate);
+        HttpResponseMessage response;
+        try
         {
+            response = await Connection.Client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            logger.LogWarning("{What} on {Topic} to /{Path} failed: {Error}", $"Delivering {message.Id}", delivery.Topic, delivery.Path.TrimStart('/'), e.Message);
             return DeliveryOutcome.Retry;
         }
 
@@ -179,6 +186,20 @@ public sealed class HttpAppChannel(AppChannel connection, string appId, bool has
     /// <summary>Sends one delivery with the delivery span's trace context (replacing any the message brought); null when the app cannot be reached.</summary>
     private async Task<HttpResponseMessage?> SendTracedAsync(HttpRequestMessage request, string topic, string? traceparent, string? tracestate, string what, string path, CancellationToken ct)
     {
+        Trace(request, traceparent, tracestate);
+        try
+        {
+            return await Connection.Client.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            logger.LogWarning("{What} on {Topic} to /{Path} failed: {Error}", what, topic, path.TrimStart('/'), e.Message);
+            return null;
+        }
+    }
+
+    private static void Trace(HttpRequestMessage request, string? traceparent, string? tracestate)
+    {
         if (traceparent is not null)
         {
             request.Headers.Remove("traceparent");
@@ -188,16 +209,6 @@ public sealed class HttpAppChannel(AppChannel connection, string appId, bool has
             {
                 request.Headers.TryAddWithoutValidation("tracestate", tracestate);
             }
-        }
-
-        try
-        {
-            return await Connection.Client.SendAsync(request, ct);
-        }
-        catch (HttpRequestException e)
-        {
-            logger.LogWarning("{What} on {Topic} to /{Path} failed: {Error}", what, topic, path.TrimStart('/'), e.Message);
-            return null;
         }
     }
 
