@@ -261,6 +261,57 @@ public sealed class GrpcAppChannelTests(RedisServer redis)
         Assert.NotNull(big.Headers.GetValue("traceparent"));
     }
 
+    [Fact]
+    public async Task EventData_AsDaprdEncodesIt_JsonSortedTextAsIsRawPayloadBytes()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var (json, text, raw) = (Topic(), Topic(), Topic());
+        var received = new ConcurrentDictionary<string, TopicEventRequest>();
+        var rawSubscription = Subscription(raw);
+        rawSubscription.Metadata["rawPayload"] = "true";
+        await cluster.StartGrpcAsync("billing", app =>
+        {
+            app.Subscriptions = [Subscription(json), Subscription(text), rawSubscription];
+            app.OnTopicEvent = (e, _) =>
+            {
+                received[e.Topic] = e;
+                return Task.FromResult(Answer(TopicEventResponse.Types.TopicEventResponseStatus.Success));
+            };
+        });
+        var orders = await cluster.StartSidecarAsync("orders");
+        using var http = new HttpClient { BaseAddress = new Uri(orders.HttpEndpoint) };
+
+        (await http.PostAsync($"/v1.0/publish/pubsub/{json}", new StringContent("""{"b": 1, "a": {"d": true, "c": "x"}}""", Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        (await http.PostAsync($"/v1.0/publish/pubsub/{text}", new StringContent("hello, grpc", Encoding.UTF8, "text/plain"))).EnsureSuccessStatusCode();
+        (await http.PostAsync($"/v1.0/publish/pubsub/{raw}?metadata.rawPayload=true", new ByteArrayContent([0, 1, 2, 250]))).EnsureSuccessStatusCode();
+
+        await Poll.UntilAsync(() => received.Count >= 3, "the three events");
+        // JSON data as Go's encoding/json writes the decoded value: keys sorted, no spaces.
+        Assert.Equal("""{"a":{"c":"x","d":true},"b":1}""", received[json].Data.ToStringUtf8());
+        Assert.StartsWith("application/json", received[json].DataContentType, StringComparison.Ordinal);
+        Assert.Equal("hello, grpc", received[text].Data.ToStringUtf8());
+        Assert.StartsWith("text/plain", received[text].DataContentType, StringComparison.Ordinal);
+        // A raw payload is wrapped with data_base64, which the gRPC envelope carries decoded.
+        Assert.Equal(new byte[] { 0, 1, 2, 250 }, received[raw].Data.ToByteArray());
+        Assert.False(received[raw].Extensions.Fields.ContainsKey("data_base64"));
+    }
+
+    [Fact]
+    public async Task OnTopicEventUnimplemented_EventIsAcknowledged_NotDeadLettered_NotRedelivered()
+    {
+        // daprd (postman/grpc Deliver) takes Unimplemented as non-retriable and acknowledges the event.
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var (topic, dead) = (Topic(), Topic());
+        // It subscribes to the dead-letter topic too, so a dead-lettered event would come back as a second call.
+        var (app, _) = await cluster.StartGrpcAsync("billing", app => app.Subscriptions = [Subscription(topic, deadLetterTopic: dead), Subscription(dead)]);
+        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+
+        await dapr.PublishEventAsync("pubsub", topic, new Placed("u1"));
+
+        await Poll.UntilAsync(() => app.Calls.Any(c => c.Method == "OnTopicEvent"), "the delivery");
+        await Poll.StaysFalseAsync(() => app.Calls.Count(c => c.Method == "OnTopicEvent") > 1, "an Unimplemented event was delivered again (redelivered or dead-lettered)", TimeSpan.FromSeconds(1.5));
+    }
+
     [Theory]
     [InlineData(Backend.InMemory, "RETRY")]
     [InlineData(Backend.Redis, "RETRY")]
