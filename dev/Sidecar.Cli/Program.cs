@@ -96,6 +96,7 @@ internal static class CommandLine
           --app-id <id>                 the app's id (required)
           --app-port <port>             where the app listens (omit for an app that only calls out)
           --app-channel-address <host>  the app's host (default 127.0.0.1)
+          --app-protocol <protocol>     how to reach the app: http (default), grpc, h2c
           --dapr-http-port <port>       HTTP API port (default 3500; 0 = any free port)
           --dapr-grpc-port <port>       gRPC API port (default 50001; 0 = any free port)
           --resources-path <dir>        folder of component YAML; repeat for several (default ./components if present)
@@ -109,6 +110,7 @@ internal static class CommandLine
     {
         string? appId = null, channel = null, config = null;
         int? appPort = null;
+        var appProtocol = Platform.Sidecar.Invocation.AppProtocol.Http;
         int http = 3500, grpc = 50001, maxConcurrency = -1;
         var maxBodySize = SidecarOptions.DefaultMaxBodySize;
         var resources = new List<string>();
@@ -150,6 +152,13 @@ internal static class CommandLine
                     }
 
                     appPort = p;
+                    break;
+                case "--app-protocol":
+                    if (!Platform.Sidecar.Invocation.AppProtocols.TryParse(value, out appProtocol))
+                    {
+                        return Fail(Platform.Sidecar.Invocation.AppProtocols.Invalid(value));
+                    }
+
                     break;
                 case "--app-channel-address":
                     channel = value;
@@ -236,6 +245,7 @@ internal static class CommandLine
             AppId = appId,
             AppPort = appPort,
             AppChannelAddress = channel ?? "127.0.0.1",
+            AppProtocol = appProtocol,
             HttpPort = http,
             GrpcPort = grpc,
             ResourcesPaths = resources,

@@ -92,18 +92,22 @@ public sealed class Sidecar : IAsyncDisposable
         var registryFolder = Path.GetFullPath(options.RegistryFolder ?? NameRegistry.DefaultFolder);
         var registry = new NameRegistry(registryFolder); // first: a registry folder others can use stops the start before any connection is made
         var components = await Components.InitAsync(resources, options.AppId, registryFolder, logger, TimeProvider.System);
-        var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, options.AppApiToken);
+        var app = new AppChannel(options.AppChannelAddress, options.AppPort, options.AppMaxConcurrency, options.AppApiToken, options.AppProtocol);
+        IAppChannel channel = options.AppProtocol == AppProtocol.Grpc
+            ? new GrpcAppChannel(app, options.AppId, options.ApiToken is not null, options.MaxBodySize, logger)
+            : new HttpAppChannel(app, options.AppId, options.ApiToken is not null, logger);
         var instanceId = $"{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
         var tracing = new Tracing(options.AppId, instanceId, configuration.Tracing);
-        var invoker = new Invoker(options.AppId, instanceId, registry, app, logger, tracing, resources.Apps, configuration.AccessControl, options.ApiToken is not null);
+        var invoker = new Invoker(options.AppId, instanceId, registry, channel, logger, tracing, resources.Apps, configuration.AccessControl);
         var consumerId = new ConsumerId(options.AppId, options.PodName ?? Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName,
             Environment.GetEnvironmentVariable("NAMESPACE") ?? "default");
-        var subscriber = new Subscriber(components, app, options.AppId, consumerId, logger, tracing);
+        var subscriber = new Subscriber(components, channel, options.AppId, consumerId, logger, tracing);
         var actors = new ActorService(options.AppId, instanceId, components, app, registry, logger, TimeProvider.System);
         var runtime = new SidecarRuntime(options, components, app, invoker, subscriber, tracing, actors)
         {
             SecretScopes = configuration.Secrets,
-            Bindings = new Bindings.BindingsService(components, app, logger),
+            Channel = channel,
+            Bindings = new Bindings.BindingsService(components, app, channel, logger),
         };
 
         // The sidecar reads no appsettings: without this, the host watches the current folder and everything under
@@ -172,7 +176,7 @@ public sealed class Sidecar : IAsyncDisposable
                 await _runtime.Bindings.StartInputAsync(ct); // daprd: StartReadingFromBindings once the app is ready
             }
 
-            // GET /dapr/config: the actor types the app hosts; registers them for placement (no app port: none).
+            // GET /dapr/config: the actor types the app hosts; registers them for placement (no app port or a gRPC app: none).
             await _runtime.Actors.StartAsync(ct);
             _runtime.MarkReady();
         }
@@ -224,6 +228,7 @@ public sealed class Sidecar : IAsyncDisposable
         await _runtime.Components.DisposeAsync();
         _runtime.Invoker.Dispose();
         _runtime.Tracing.Dispose();
+        _runtime.Channel?.Dispose();
         _runtime.App.Dispose();
         _stopping.Dispose();
     }

@@ -14,6 +14,12 @@ public sealed record SidecarOptions
     /// <summary><c>--app-channel-address</c>: the app's host (default 127.0.0.1).</summary>
     public string AppChannelAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// <c>--app-protocol</c>: <c>http</c> (default), <c>grpc</c> (the app serves <c>AppCallback</c>) or <c>h2c</c>
+    /// (HTTP over cleartext HTTP/2). See <see cref="Invocation.AppProtocols.TryParse"/> to read daprd's spelling.
+    /// </summary>
+    public Invocation.AppProtocol AppProtocol { get; init; } = Invocation.AppProtocol.Http;
+
     /// <summary><c>--dapr-http-port</c>; 0 picks a free port (read it back from <see cref="Sidecar.HttpPort"/>).</summary>
     public int HttpPort { get; init; }
 

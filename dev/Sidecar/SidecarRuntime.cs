@@ -20,6 +20,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
 
     public AppChannel App { get; } = app;
 
+    /// <summary>The operations on the app over its protocol (<c>--app-protocol</c>); the bindings work delivers events through it.</summary>
+    public IAppChannel? Channel { get; init; }
+
     public Invoker Invoker { get; } = invoker;
 
     public Subscriber Subscriber { get; } = subscriber;

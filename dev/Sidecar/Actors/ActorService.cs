@@ -116,7 +116,9 @@ public sealed partial class ActorService : IAsyncDisposable
     {
         try
         {
-            if (_app.BaseAddress is null || _self is null)
+            // A gRPC app hosts no actors: daprd asks an app for its actor types over HTTP only (the gRPC channel's
+            // GetAppConfig has no such call; dapr/dapr pkg/channel/grpc/grpc_channel.go).
+            if (_app.BaseAddress is null || _self is null || _app.Protocol == AppProtocol.Grpc)
             {
                 return;
             }

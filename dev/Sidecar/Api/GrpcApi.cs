@@ -90,7 +90,7 @@ public partial class DaprGrpcService(SidecarRuntime rt)
             AppConnectionProperties = new AppConnectionProperties
             {
                 Port = rt.App.Port ?? 0,
-                Protocol = "http",
+                Protocol = rt.App.Protocol.Name(),
                 ChannelAddress = rt.Options.AppChannelAddress,
                 MaxConcurrency = Math.Max(rt.App.MaxConcurrency, 0),
             },

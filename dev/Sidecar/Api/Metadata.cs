@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Platform.Sidecar.Invocation;
 
 namespace Platform.Sidecar.Api;
 
@@ -35,7 +36,7 @@ internal static class Metadata
         appConnectionProperties = new
         {
             port = rt.App.Port ?? 0,
-            protocol = "http",
+            protocol = rt.App.Protocol.Name(),
             channelAddress = rt.Options.AppChannelAddress,
             maxConcurrency = Math.Max(rt.App.MaxConcurrency, 0),
         },

@@ -10,7 +10,12 @@ namespace Platform.Sidecar.Bindings;
 /// <c>pkg/runtime/processor/binding/send.go</c> <c>SendToOutputBinding</c>), and the delivery of input events to
 /// the app (<c>startInputBinding</c>, <c>isAppSubscribedToBinding</c>, <c>sendBindingEventToApp</c>).
 /// </summary>
-public sealed class BindingsService(Components components, AppChannel app, ILogger logger)
+/// <remarks>
+/// Input events reach an HTTP app as <c>POST /{route}</c> (after the <c>OPTIONS</c> probe); a gRPC app is asked once
+/// which bindings it takes (<c>ListInputBindings</c>) and gets each event through <c>OnBindingEvent</c>, as daprd's
+/// binding processor does for each channel.
+/// </remarks>
+public sealed class BindingsService(Components components, AppChannel app, IAppChannel channel, ILogger logger)
 {
     /// <summary>daprd's <c>DefaultAppBindingOptionsTimeout</c> (pkg/config/app_connection.go) for the OPTIONS probe.</summary>
     private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(3);
@@ -58,6 +63,12 @@ public sealed class BindingsService(Components components, AppChannel app, ILogg
     /// </summary>
     public async Task StartInputAsync(CancellationToken ct)
     {
+        if (app.Protocol == AppProtocol.Grpc)
+        {
+            await StartGrpcInputAsync(ct);
+            return;
+        }
+
         foreach (var (c, binding) in components.InputBindings)
         {
             var route = BindingMetadata.Route(c);
@@ -80,6 +91,53 @@ public sealed class BindingsService(Components components, AppChannel app, ILogg
 
             var name = c.Name;
             binding.Start((e, token) => DeliverAsync(name, route, e, token));
+        }
+    }
+
+    private async Task StartGrpcInputAsync(CancellationToken ct)
+    {
+        if (!components.InputBindings.Any())
+        {
+            return;
+        }
+
+        IReadOnlyList<string> wanted;
+        try
+        {
+            wanted = await channel.ListInputBindingsAsync(ct) ?? [];
+        }
+        catch (Exception e) when (e is RpcException or AppCallException && !ct.IsCancellationRequested)
+        {
+            logger.LogError("Input bindings: ListInputBindings failed: {Error}", e.Message);
+            return;
+        }
+
+        foreach (var (c, binding) in components.InputBindings)
+        {
+            if (!wanted.Contains(c.Name, StringComparer.Ordinal) && !BindingMetadata.IsExplicitly(c, "input"))
+            {
+                logger.LogInformation("app has not subscribed to binding {Binding}.", c.Name);
+                continue;
+            }
+
+            var name = c.Name;
+            binding.Start(async (e, token) =>
+            {
+                var request = new Dapr.AppCallback.Autogen.Grpc.v1.BindingEventRequest { Name = name, Data = Google.Protobuf.ByteString.CopyFrom(e.Data) };
+                foreach (var (k, v) in e.Metadata)
+                {
+                    request.Metadata[k] = v;
+                }
+
+                try
+                {
+                    await channel.DeliverBindingEventAsync(request, token);
+                }
+                catch (AppCallException ex)
+                {
+                    logger.LogWarning("Input binding {Binding}: error from app consumer: {Error}", name, ex.Message);
+                }
+            });
         }
     }
 

@@ -5,7 +5,9 @@ namespace Platform.Sidecar.Invocation;
 
 /// <summary>
 /// The sidecar's connection to its own app. Every call into the app (invocation, event delivery, discovery)
-/// goes through here, so <c>--app-max-concurrency</c> caps them all together, as daprd's HTTP app channel does.
+/// goes through here, so <c>--app-max-concurrency</c> caps them all together, as daprd's app channels do. The
+/// operations themselves are an <see cref="IAppChannel"/> per protocol; this is the address, the cap, the token
+/// and the HTTP client they (and the actor runtime) share.
 /// </summary>
 public sealed class AppChannel : IDisposable
 {
@@ -14,9 +16,10 @@ public sealed class AppChannel : IDisposable
     private readonly SemaphoreSlim? _limit;
     private readonly ConcurrentDictionary<string, Uri> _routes = new(StringComparer.Ordinal);
 
-    public AppChannel(string address, int? port, int maxConcurrency, string? appApiToken)
+    public AppChannel(string address, int? port, int maxConcurrency, string? appApiToken, AppProtocol protocol = AppProtocol.Http)
     {
         Port = port;
+        Protocol = protocol;
         AppApiToken = appApiToken;
         BaseAddress = port is { } p ? new Uri($"http://{address}:{p}") : null;
         _limit = maxConcurrency > 0 ? new SemaphoreSlim(maxConcurrency, maxConcurrency) : null;
@@ -33,6 +36,9 @@ public sealed class AppChannel : IDisposable
     }
 
     public int? Port { get; }
+
+    /// <summary><c>--app-protocol</c>.</summary>
+    public AppProtocol Protocol { get; }
 
     public Uri? BaseAddress { get; }
 
@@ -68,12 +74,23 @@ public sealed class AppChannel : IDisposable
         }
 
         var request = new HttpRequestMessage(method, target);
+        UseVersion(request);
         if (AppApiToken is not null)
         {
             request.Headers.TryAddWithoutValidation("dapr-api-token", AppApiToken);
         }
 
         return request;
+    }
+
+    /// <summary>With <c>--app-protocol h2c</c>, HTTP/2 without TLS (prior knowledge); else what the request asks.</summary>
+    public void UseVersion(HttpRequestMessage request)
+    {
+        if (Protocol == AppProtocol.H2c)
+        {
+            request.Version = HttpVersion.Version20;
+            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
     }
 
     public void Dispose()

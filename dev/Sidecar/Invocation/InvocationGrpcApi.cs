@@ -36,10 +36,36 @@ public partial class DaprGrpcService
             headers.Add(new(h.Key, [h.Value]));
         }
 
+        // For a gRPC app (daprd passes the InvokeRequest on): the data's type URL, and that there was no http_extension.
+        if (message.Data is { TypeUrl.Length: > 0 } any)
+        {
+            headers.Add(new(AppChannelHeaders.DataTypeUrl, [any.TypeUrl]));
+        }
+
+        if (message.HttpExtension is null)
+        {
+            headers.Add(new(AppChannelHeaders.NoVerb, ["1"]));
+        }
+
         // gRPC carries the method as plain text: nothing to percent-decode (daprd only normalises it, in the Invoker).
         var call = new OutboundCall(verb, message.Method, query, message.Data?.Value.ToByteArray() ?? [], headers, rt.AppId);
         using var result = await rt.Invoker.InvokeAsync(request.Id, call, forwarded: false, context.CancellationToken);
         var body = await result.Response.Content.ReadAsByteArrayAsync(context.CancellationToken);
+        if (FromGrpcApp(result.Response) is { } status)
+        {
+            // A gRPC app's answer: its status as it gave it (daprd pkg/api/grpc InvokeService, ErrorFromInternalStatus).
+            if (status.Status.StatusCode != StatusCode.OK)
+            {
+                throw new RpcException(status.Status, status.Trailers);
+            }
+
+            return new InvokeResponse
+            {
+                Data = new Any { TypeUrl = Single(result.Response, AppChannelHeaders.DataTypeUrl) ?? "", Value = ByteString.CopyFrom(body) },
+                ContentType = result.Response.Content.Headers.ContentType?.ToString() ?? "",
+            };
+        }
+
         if (!result.Response.IsSuccessStatusCode)
         {
             throw new RpcException(new Status(FromHttp((int)result.Response.StatusCode), Encoding.UTF8.GetString(body)));
@@ -50,6 +76,33 @@ public partial class DaprGrpcService
             Data = new Any { Value = ByteString.CopyFrom(body) },
             ContentType = result.Response.Content.Headers.ContentType?.ToString() ?? "",
         };
+    }
+
+    private static string? Single(HttpResponseMessage response, string name) =>
+        response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    /// <summary>The gRPC status of a gRPC app's answer (from the sidecars' private headers); null for an HTTP app.</summary>
+    private static (Status Status, Grpc.Core.Metadata Trailers)? FromGrpcApp(HttpResponseMessage response)
+    {
+        if (Single(response, AppChannelHeaders.GrpcStatus) is not { } code || !int.TryParse(code, System.Globalization.CultureInfo.InvariantCulture, out var value))
+        {
+            return null;
+        }
+
+        var trailers = new Grpc.Core.Metadata();
+        if (Single(response, AppChannelHeaders.GrpcDetails) is { } details)
+        {
+            try
+            {
+                trailers.Add("grpc-status-details-bin", Convert.FromBase64String(details));
+            }
+            catch (FormatException)
+            {
+                // Not ours: no details.
+            }
+        }
+
+        return (new Status((StatusCode)value, Uri.UnescapeDataString(Single(response, AppChannelHeaders.GrpcMessage) ?? "")), trailers);
     }
 
     private static StatusCode FromHttp(int status) => status switch

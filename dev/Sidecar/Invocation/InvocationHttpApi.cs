@@ -59,6 +59,11 @@ internal static partial class HttpApi
         ctx.Response.StatusCode = (int)response.StatusCode;
         foreach (var (name, values) in Invoker.ResponseHeaders(response))
         {
+            if (!forwarded && AppChannelHeaders.IsPrivate(name))
+            {
+                continue; // a gRPC app's status, for a gRPC caller's sidecar only
+            }
+
             ctx.Response.Headers[name] = values.ToArray();
         }
 

@@ -39,8 +39,8 @@ public sealed class InvocationResult(HttpResponseMessage response, IDisposable l
 /// app-max-concurrency cap, adding <c>dapr-caller-app-id</c>/<c>dapr-callee-app-id</c>. The callee's status, headers
 /// and body come back unchanged. A replica that cannot be reached is skipped and the next one tried.
 /// </summary>
-public sealed class Invoker(string appId, string instanceId, NameRegistry registry, AppChannel app, ILogger logger,
-    Tracing tracing, IReadOnlyDictionary<string, TargetPolicy> targets, AccessControl? accessControl, bool hasApiToken) : IDisposable
+public sealed class Invoker(string appId, string instanceId, NameRegistry registry, IAppChannel app, ILogger logger,
+    Tracing tracing, IReadOnlyDictionary<string, TargetPolicy> targets, AccessControl? accessControl) : IDisposable
 {
     /// <summary>Marks a call one sidecar forwards to another: the receiver delivers it to its own app.</summary>
     public const string ForwardedHeader = "x-platform-sidecar-forwarded";
@@ -51,6 +51,9 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         "Transfer-Encoding", "Upgrade", "Host", "Content-Length", "dapr-app-id", "dapr-caller-app-id", "dapr-callee-app-id",
         "dapr-caller-namespace", ForwardedHeader,
     };
+
+    /// <summary>Headers a call does not carry on (hop-by-hop ones and the sidecars' own).</summary>
+    internal static bool IsDropped(string name) => Dropped.Contains(name);
 
     private readonly ConcurrentDictionary<string, int> _next = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
@@ -189,7 +192,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         return new InvocationResult(response, NoLease.Instance);
     }
 
-    private async Task<InvocationResult> CallAppAsync(OutboundCall call, CancellationToken ct)
+    private Task<InvocationResult> CallAppAsync(OutboundCall call, CancellationToken ct)
     {
         if (accessControl is not null && !accessControl.Allows(call.CallerAppId, call.Path, call.Method))
         {
@@ -199,46 +202,21 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
                 403, Grpc.Core.StatusCode.PermissionDenied);
         }
 
-        if (app.BaseAddress is null)
+        if (app.Connection.BaseAddress is null)
         {
             throw DaprError.DirectInvoke($"failed to invoke, id: {appId}, err: the app has no port (sidecar started without --app-port)");
         }
 
-        var lease = await app.AcquireAsync(ct);
-        try
-        {
-            using var request = Build(call, new Uri(app.BaseAddress, "/" + MethodPath.Escape(call.Path.TrimStart('/')) + call.Query));
-            request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
-            request.Headers.TryAddWithoutValidation("dapr-callee-app-id", appId);
-            if (hasApiToken || app.AppApiToken is not null)
-            {
-                // The app's own API token never travels on; the callee's app token (if any) replaces it.
-                request.Headers.Remove("dapr-api-token");
-            }
-
-            if (app.AppApiToken is not null)
-            {
-                request.Headers.TryAddWithoutValidation("dapr-api-token", app.AppApiToken);
-            }
-
-            var response = await app.Client.SendAsync(request, ct); // an HttpMessageInvoker streams the body: nothing is buffered
-            return new InvocationResult(response, lease);
-        }
-        catch (HttpRequestException e)
-        {
-            lease.Dispose();
-            throw DaprError.DirectInvoke($"failed to invoke, id: {appId}, err: the app did not answer: {e.Message}");
-        }
-        catch
-        {
-            lease.Dispose();
-            throw;
-        }
+        // The protocol (HTTP, h2c, gRPC) is the channel's business (no extra async step on the way).
+        return app.InvokeMethodAsync(call, ct);
     }
 
     private const int LargeBody = 64 * 1024;
 
-    private static HttpRequestMessage Build(OutboundCall call, Uri uri)
+    /// <param name="call">the call</param>
+    /// <param name="uri">where to</param>
+    /// <param name="toApp">true for the app itself: the sidecars' private headers stay behind</param>
+    internal static HttpRequestMessage Build(OutboundCall call, Uri uri, bool toApp = false)
     {
         var request = new HttpRequestMessage(new HttpMethod(call.Method), uri)
         {
@@ -259,7 +237,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
         foreach (var (name, values) in call.Headers)
         {
-            if (Dropped.Contains(name) || (call.Traceparent is not null && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase))))
+            if (Dropped.Contains(name) || (toApp && AppChannelHeaders.IsPrivate(name)) || (call.Traceparent is not null && (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase))))
             {
                 continue;
             }

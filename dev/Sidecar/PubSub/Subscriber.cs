@@ -1,9 +1,9 @@
-using System.Net;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Invocation;
 using Platform.Sidecar.Resources;
+using Outcome = Platform.Sidecar.Invocation.DeliveryOutcome;
 
 namespace Platform.Sidecar.PubSub;
 
@@ -18,61 +18,21 @@ public sealed record SubscriptionSpec(
     BulkSubscribeOptions? Bulk = null);
 
 /// <summary>
-/// Delivers events to the app as daprd does (dapr <c>pkg/runtime/subscription/postman/http</c>): POST to the
-/// route with <c>Content-Type: application/cloudevents+json</c>, the message metadata as headers, and reads the
-/// answer — 2xx with no status or SUCCESS: done; RETRY (or an unknown status, another HTTP status, the app
+/// Delivers events to the app as daprd does (dapr <c>pkg/runtime/subscription</c>): routes each event, hands it to
+/// the app channel (<see cref="IAppChannel.DeliverEventAsync"/>: HTTP POST or gRPC <c>OnTopicEvent</c>), and acts
+/// on the outcome — SUCCESS: done; RETRY (or an unknown status, an HTTP error status, a gRPC error, the app
 /// unreachable): retry per the Resiliency inbound policy of the component, then dead-letter if a topic is set,
-/// else leave it with the broker for redelivery; DROP or 404: dead-letter if set, else drop.
+/// else leave it with the broker for redelivery; DROP (or HTTP 404): dead-letter if set, else drop.
 /// </summary>
-public sealed partial class Subscriber(Components components, AppChannel app, string appId, ConsumerId consumerId, ILogger logger, Tracing tracing) : IAsyncDisposable
+public sealed partial class Subscriber(Components components, IAppChannel app, string appId, ConsumerId consumerId, ILogger logger, Tracing tracing) : IAsyncDisposable
 {
     private readonly List<IAsyncDisposable> _active = [];
     private readonly List<SubscriptionSpec> _specs = [];
 
     public IReadOnlyList<SubscriptionSpec> Subscriptions => _specs;
 
-    /// <summary>Asks the app which topics it subscribes to. 404 means none; other failures are logged and mean none, as in daprd.</summary>
-    public async Task<List<SubscriptionSpec>> DiscoverAsync(CancellationToken ct)
-    {
-        using var lease = await app.AcquireAsync(ct);
-        using var request = app.Request(HttpMethod.Get, "/dapr/subscribe");
-        request.Headers.TryAddWithoutValidation("dapr-app-id", appId);
-        HttpResponseMessage response;
-        try
-        {
-            response = await app.Client.SendAsync(request, ct);
-        }
-        catch (HttpRequestException e)
-        {
-            logger.LogWarning("GET /dapr/subscribe failed: {Error}", e.Message);
-            return [];
-        }
-
-        using (response)
-        {
-            if (response.StatusCode == HttpStatusCode.NotFound)
-            {
-                return [];
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                logger.LogWarning("GET /dapr/subscribe answered {Status}: no subscriptions", (int)response.StatusCode);
-                return [];
-            }
-
-            var body = await response.Content.ReadAsByteArrayAsync(ct);
-            try
-            {
-                return ParseDiscovery(body);
-            }
-            catch (Exception e) when (e is JsonException or FormatException or InvalidOperationException)
-            {
-                logger.LogError("GET /dapr/subscribe returned an unusable answer, no subscriptions: {Error}", e.Message);
-                return [];
-            }
-        }
-    }
+    /// <summary>Asks the app which topics it subscribes to (over its protocol); failures are logged and mean none, as in daprd.</summary>
+    public Task<List<SubscriptionSpec>> DiscoverAsync(CancellationToken ct) => app.ListSubscriptionsAsync(ct);
 
     internal static List<SubscriptionSpec> ParseDiscovery(ReadOnlySpan<byte> body)
     {
@@ -268,108 +228,17 @@ public sealed partial class Subscriber(Components components, AppChannel app, st
     /// <summary>Whether the inbound Resiliency retry policy allows another try after try number <paramref name="attempt"/> (0-based).</summary>
     private static bool MayRetry([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] RetryPolicy? retry, int attempt) => retry is not null && (retry.MaxRetries < 0 || attempt < retry.MaxRetries);
 
-    private enum Outcome
-    {
-        Success,
-        Retry,
-        Drop,
-    }
-
-    /// <summary>
-    /// Sends one delivery in a consumer span that continues the trace <paramref name="traced"/> carries (replacing any
-    /// trace headers the message brought); null when the app cannot be reached (logged as <paramref name="what"/>).
-    /// </summary>
-    private async Task<HttpResponseMessage?> SendTracedAsync(HttpRequestMessage request, string topic, JsonElement? traced, string what, string path, CancellationToken ct)
-    {
-        string? Trace(string name) => traced is { } ce && ce.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-        using var hop = tracing.Start($"pubsub/{topic}", System.Diagnostics.ActivityKind.Consumer, Trace("traceparent"), Trace("tracestate"));
-        request.Headers.Remove("traceparent");
-        request.Headers.Remove("tracestate");
-        request.Headers.TryAddWithoutValidation("traceparent", hop.Traceparent);
-        if (!string.IsNullOrEmpty(hop.Tracestate))
-        {
-            request.Headers.TryAddWithoutValidation("tracestate", hop.Tracestate);
-        }
-
-        try
-        {
-            return await app.Client.SendAsync(request, ct);
-        }
-        catch (HttpRequestException e)
-        {
-            logger.LogWarning("{What} on {Topic} to /{Path} failed: {Error}", what, topic, path.TrimStart('/'), e.Message);
-            return null;
-        }
-    }
-
+    /// <summary>Sends one delivery in a consumer span that continues the trace the CloudEvent carries (replacing any trace headers the message brought).</summary>
     private async Task<Outcome> DeliverOnceAsync(SubscriptionSpec spec, string path, byte[] envelope, JsonElement cloudEvent, BrokerMessage message, CancellationToken ct)
     {
-        using var lease = await app.AcquireAsync(ct);
-        using var request = app.Request(HttpMethod.Post, path);
-        request.Content = new ByteArrayContent(envelope);
-        request.Content.Headers.TryAddWithoutValidation("Content-Type", CloudEvents.ContentType);
-        foreach (var (k, v) in message.Metadata)
-        {
-            if (!k.Equals("content-length", StringComparison.OrdinalIgnoreCase) && !k.Equals("content-type", StringComparison.OrdinalIgnoreCase))
-            {
-                request.Headers.TryAddWithoutValidation(k, v);
-            }
-        }
-
-        request.Headers.TryAddWithoutValidation("pubsubName", spec.PubSubName);
-        if (await SendTracedAsync(request, spec.Topic, cloudEvent, $"Delivering {message.Id}", path, ct) is not { } response)
-        {
-            return Outcome.Retry;
-        }
-
-        using (response)
-        {
-            if (response.StatusCode == HttpStatusCode.NotFound)
-            {
-                logger.LogWarning("The app answered 404 for {Topic} at /{Path}: event dropped", spec.Topic, path.TrimStart('/'));
-                return Outcome.Drop;
-            }
-
-            if (!response.IsSuccessStatusCode)
-            {
-                logger.LogWarning("The app answered {Status} for {MessageId} on {Topic}: will retry", (int)response.StatusCode, message.Id, spec.Topic);
-                return Outcome.Retry;
-            }
-
-            var body = await response.Content.ReadAsByteArrayAsync(ct);
-            var status = ReadStatus(body);
-            switch (status)
-            {
-                case null or "" or "SUCCESS":
-                    return Outcome.Success;
-                case "DROP":
-                    logger.LogWarning("The app asked to DROP {MessageId} on {Topic}", message.Id, spec.Topic);
-                    return Outcome.Drop;
-                default:
-                    logger.LogInformation("The app answered {Status} for {MessageId} on {Topic}: will retry", status, message.Id, spec.Topic);
-                    return Outcome.Retry;
-            }
-        }
+        using var hop = StartDeliverySpan(spec.Topic, cloudEvent);
+        return await app.DeliverEventAsync(new EventDelivery(spec.PubSubName, spec.Topic, path, envelope, cloudEvent, message, hop.Traceparent, hop.Tracestate), ct);
     }
 
-    private static string? ReadStatus(byte[] body)
+    private Tracing.Hop StartDeliverySpan(string topic, JsonElement? traced)
     {
-        if (body.Length == 0)
-        {
-            return null;
-        }
-
-        try
-        {
-            using var doc = JsonDocument.Parse(body);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("status", out var s) && s.ValueKind == JsonValueKind.String
-                ? s.GetString()!.ToUpperInvariant()
-                : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
+        string? Trace(string name) => traced is { ValueKind: JsonValueKind.Object } ce && ce.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+        return tracing.Start($"pubsub/{topic}", System.Diagnostics.ActivityKind.Consumer, Trace("traceparent"), Trace("tracestate"));
     }
 
     private async Task<Ack> DeadLetterOrDropAsync(SubscriptionSpec spec, IBroker broker, BrokerMessage message, CancellationToken ct)

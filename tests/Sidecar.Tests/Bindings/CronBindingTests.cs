@@ -53,6 +53,35 @@ public sealed class CronBindingTests
         Assert.Matches(@"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC$", post.ReadTimeUtc);
     }
 
+    /// <summary>
+    /// A gRPC app (<c>--app-protocol grpc</c>) names the bindings it takes in <c>ListInputBindings</c> and gets each
+    /// event through <c>OnBindingEvent</c> with the binding's name and the event metadata; a binding it does not
+    /// list is not delivered.
+    /// </summary>
+    [Fact]
+    public async Task GrpcApp_ListedBindingDeliveredThroughOnBindingEvent_UnlistedNot()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        cluster.WriteComponent("tick.yaml", Yaml.Component("tick", "bindings.cron", ("schedule", "@every 1s")));
+        cluster.WriteComponent("tock.yaml", Yaml.Component("tock", "bindings.cron", ("schedule", "@every 1s")));
+        var events = new ConcurrentQueue<(string Name, string? ReadTime)>();
+        await cluster.StartGrpcAsync("orders", app =>
+        {
+            app.InputBindings = ["tick"];
+            app.OnBindingEvent = (e, _) =>
+            {
+                events.Enqueue((e.Name, e.Metadata.TryGetValue("readTimeUTC", out var t) ? t : null));
+                return Task.FromResult(new Dapr.AppCallback.Autogen.Grpc.v1.BindingEventResponse());
+            };
+        });
+
+        await Poll.UntilAsync(() => events.Count(e => e.Name == "tick") >= 3, "three tick events through OnBindingEvent", TimeSpan.FromSeconds(20));
+
+        // Three ticks of the same schedule passed, so an unlisted tock would have fired too.
+        Assert.All(events, e => Assert.Equal("tick", e.Name));
+        Assert.All(events, e => Assert.False(string.IsNullOrEmpty(e.ReadTime)));
+    }
+
     [Fact]
     public async Task RouteMetadata_DeliveredThere()
     {

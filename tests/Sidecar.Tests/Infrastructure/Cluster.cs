@@ -67,6 +67,20 @@ public sealed class Cluster : IAsyncDisposable
         return app;
     }
 
+    /// <summary>A gRPC app (<see cref="GrpcTestApp"/>) with its sidecar, started with <c>--app-protocol grpc</c>.</summary>
+    public async Task<(GrpcTestApp App, Sidecar Sidecar)> StartGrpcAsync(string appId, Action<GrpcTestApp> configure, int maxConcurrency = -1,
+        Func<SidecarOptions, SidecarOptions>? options = null)
+    {
+        var app = await GrpcTestApp.StartAsync(configure);
+        _owned.Add(app);
+        var sidecar = await StartSidecarAsync(appId, null, maxConcurrency, o =>
+        {
+            o = o with { AppPort = app.Port, AppProtocol = Platform.Sidecar.Invocation.AppProtocol.Grpc };
+            return options?.Invoke(o) ?? o;
+        });
+        return (app, sidecar);
+    }
+
     /// <summary>An app with its sidecar.</summary>
     public async Task<(TestApp App, Sidecar Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1,
         Func<SidecarOptions, SidecarOptions>? configure = null)

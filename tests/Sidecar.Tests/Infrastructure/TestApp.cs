@@ -20,11 +20,17 @@ public sealed class TestApp : IAsyncDisposable
     public ConcurrentQueue<string> Received { get; } = new();
 
     /// <param name="dapr">false for an app that speaks to the sidecar by hand (its own /dapr/subscribe, raw envelopes)</param>
-    public static async Task<TestApp> StartAsync(string name, Action<WebApplication, TestApp> map, bool dapr = true)
+    /// <param name="http2Only">serve cleartext HTTP/2 only (for <c>--app-protocol h2c</c>)</param>
+    public static async Task<TestApp> StartAsync(string name, Action<WebApplication, TestApp> map, bool dapr = true, bool http2Only = false)
     {
         var self = new TestApp(name);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (http2Only)
+        {
+            builder.WebHost.ConfigureKestrel(k => k.ConfigureEndpointDefaults(l => l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2));
+        }
+
         builder.Logging.ClearProviders();
         builder.Services.AddDaprClient();
         var web = builder.Build();

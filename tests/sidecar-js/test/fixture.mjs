@@ -353,16 +353,24 @@ export class Harness {
 
   /**
    * Starts an app: a DaprServer on a free port (routes registered by `setup(server)`) and its sidecar with
-   * --app-port. Resolves once the sidecar reports healthy, i.e. it has read /dapr/subscribe and its
+   * --app-port (and --app-protocol grpc for `protocol: GRPC`). Resolves once the sidecar reports healthy, i.e. it has read /dapr/subscribe and its
    * subscriptions are running.
    */
-  async startApp({ appId, resources, setup, extraArgs }) {
+  async startApp({ appId, resources, setup, extraArgs = [], protocol = CommunicationProtocolEnum.HTTP }) {
     const appPort = await freePort();
-    const sidecar = await this.startSidecar({ appId, appPort, resources, extraArgs });
+    // A gRPC DaprServer serves AppCallback: its sidecar runs with --app-protocol grpc, and the server's own client uses gRPC.
+    const grpc = protocol === CommunicationProtocolEnum.GRPC;
+    const sidecar = await this.startSidecar({ appId, appPort, resources, extraArgs: grpc ? ["--app-protocol", "grpc", ...extraArgs] : extraArgs });
     const server = new DaprServer({
       serverHost: "127.0.0.1",
       serverPort: String(appPort),
-      clientOptions: { daprHost: "127.0.0.1", daprPort: String(sidecar.httpPort), logger: quietLogger },
+      communicationProtocol: protocol,
+      clientOptions: {
+        daprHost: "127.0.0.1",
+        daprPort: String(grpc ? sidecar.grpcPort : sidecar.httpPort),
+        communicationProtocol: protocol,
+        logger: quietLogger,
+      },
       logger: quietLogger,
     });
     this.servers.push(server);
