@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
+using Platform.Sidecar.Locks;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
 using Platform.Sidecar.State;
@@ -12,6 +13,7 @@ public sealed class Components : IAsyncDisposable
     private readonly Dictionary<string, (ComponentResource Resource, IStateStore Store)> _state = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, LocalFileSecretStore Store)> _secrets = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, ILockStore Store)> _locks = new(StringComparer.Ordinal);
 
     private Components(LoadedResources resources) => Resources = resources;
 
@@ -20,6 +22,9 @@ public sealed class Components : IAsyncDisposable
     public IEnumerable<ComponentResource> All => Resources.Components;
 
     public IReadOnlyCollection<string> StateStoreNames => _state.Keys;
+
+    /// <summary>The lock stores by name (the lock API validates in daprd's order, so it looks them up itself).</summary>
+    public IReadOnlyDictionary<string, (ComponentResource Resource, ILockStore Store)> LockStores => _locks;
 
     public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
@@ -45,6 +50,21 @@ public sealed class Components : IAsyncDisposable
                         break;
                     case "secretstores.local.file":
                         components._secrets[c.Name] = (c, LocalFileSecretStore.Open(c));
+                        break;
+                    case "lock.in-memory":
+                        LockService.KeyPrefix(c);
+                        components._locks[c.Name] = (c, InMemoryLockStore.ForName(scope, c.Name, time));
+                        break;
+                    case "lock.redis":
+                        LockService.KeyPrefix(c);
+                        if (c.Get("redisType") == "cluster")
+                        {
+                            // contrib's lock/redis: "this component does not support connecting to Redis Cluster".
+                            throw new ResourceException(c.File, "spec.metadata[redisType]", "lock.redis does not support connecting to Redis Cluster");
+                        }
+
+                        var (lockRedis, lockDb) = await RedisConnections.ConnectAsync(c, $"{appId}-lock");
+                        components._locks[c.Name] = (c, new RedisLockStore(lockRedis, lockDb));
                         break;
                 }
             }
@@ -98,6 +118,11 @@ public sealed class Components : IAsyncDisposable
         foreach (var (c, broker) in _pubsub.Values.Where(p => p.Resource.Type != "pubsub.in-memory"))
         {
             await broker.DisposeAsync();
+        }
+
+        foreach (var (_, store) in _locks.Values)
+        {
+            await store.DisposeAsync();
         }
     }
 }

@@ -33,6 +33,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
 
     public Tracing Tracing { get; } = tracing;
 
+    /// <summary>The distributed lock API's operations.</summary>
+    public Locks.LockService Locks { get; } = new(components, options.AppId);
+
     /// <summary>Which secrets the secrets API hands out (<c>spec.secrets.scopes</c> of the Configuration).</summary>
     public Resources.SecretScopes SecretScopes { get; init; } = Resources.SecretScopes.None;
 
