@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
+using Platform.Sidecar.Configuration;
 using Platform.Sidecar.Locks;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
@@ -14,6 +15,7 @@ public sealed class Components : IAsyncDisposable
     private readonly Dictionary<string, (ComponentResource Resource, IBroker Broker)> _pubsub = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, LocalFileSecretStore Store)> _secrets = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, ILockStore Store)> _locks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, IConfigurationStore Store)> _configuration = new(StringComparer.Ordinal);
 
     private Components(LoadedResources resources) => Resources = resources;
 
@@ -25,6 +27,9 @@ public sealed class Components : IAsyncDisposable
 
     /// <summary>The lock stores by name (the lock API validates in daprd's order, so it looks them up itself).</summary>
     public IReadOnlyDictionary<string, (ComponentResource Resource, ILockStore Store)> LockStores => _locks;
+
+    /// <summary>The configuration stores by name.</summary>
+    public IReadOnlyDictionary<string, (ComponentResource Resource, IConfigurationStore Store)> ConfigurationStores => _configuration;
 
     public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
@@ -65,6 +70,14 @@ public sealed class Components : IAsyncDisposable
 
                         var (lockRedis, lockDb) = await RedisConnections.ConnectAsync(c, $"{appId}-lock");
                         components._locks[c.Name] = (c, new RedisLockStore(lockRedis, lockDb));
+                        break;
+                    case "configuration.redis":
+                        // contrib sets notify-keyspace-events with CONFIG SET, an admin command for StackExchange.Redis.
+                        var (configRedis, configDb) = await RedisConnections.ConnectAsync(c, $"{appId}-configuration", configure: o => o.AllowAdmin = true);
+                        components._configuration[c.Name] = (c, new RedisConfigurationStore(configRedis, configDb, logger));
+                        break;
+                    case "configuration.local.file":
+                        components._configuration[c.Name] = (c, LocalFileConfigurationStore.Open(c, logger));
                         break;
                 }
             }
@@ -121,6 +134,11 @@ public sealed class Components : IAsyncDisposable
         }
 
         foreach (var (_, store) in _locks.Values)
+        {
+            await store.DisposeAsync();
+        }
+
+        foreach (var (_, store) in _configuration.Values)
         {
             await store.DisposeAsync();
         }

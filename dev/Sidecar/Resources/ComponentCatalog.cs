@@ -36,6 +36,9 @@ internal static class ComponentCatalog
         // lock.in-memory is this sidecar's own type (contrib has no in-memory lock store).
         ["lock.redis"] = new("lock", ["redisHost"], [.. RedisConnection, "keyPrefix", "maxRetries", "maxRetryBackoff", "redeliverInterval", "processingTimeout"]),
         ["lock.in-memory"] = new("lock", [], ["keyPrefix"]),
+        // components-contrib configuration/redis/metadata.yaml; configuration.local.file is this sidecar's own type.
+        ["configuration.redis"] = new("configuration", ["redisHost"], [.. RedisConnection]),
+        ["configuration.local.file"] = new("configuration", ["configFile"], ["configFile", "pollInterval"]),
         ["secretstores.local.file"] = new("secretstores", ["secretsFile"], ["secretsFile", "nestedSeparator", "multiValued"]),
     };
 
