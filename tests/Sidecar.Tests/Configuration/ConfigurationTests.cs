@@ -293,6 +293,26 @@ public sealed class ConfigurationTests(RedisServer redis)
         await Poll.UntilAsync(() => subscription.Saw(a, "on", "1"), "the update once notifications are on");
     }
 
+    /// <summary>
+    /// The API token guards the streaming method too. (Today the HTTP pipeline's token check, which also sees the
+    /// gRPC port's requests, refuses it before the gRPC interceptor's server-streaming override is reached.)
+    /// </summary>
+    [Fact]
+    public async Task Subscribe_WithoutTheApiToken_Unauthenticated_WithIt_Streams()
+    {
+        await using var setup = NewSetup(Backend.InMemory);
+        var sidecar = await setup.Cluster.StartSidecarAsync("orders", configure: o => o with { ApiToken = "secret-token" });
+        using var channel = GrpcChannel.ForAddress(sidecar.GrpcEndpoint);
+        var raw = new Proto.Dapr.DaprClient(channel);
+
+        using var call = raw.SubscribeConfiguration(new Proto.SubscribeConfigurationRequest { StoreName = Store });
+        var e = await Assert.ThrowsAsync<RpcException>(() => call.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
+
+        var subscription = await Subscription.StartAsync(setup.Cluster.Client(sidecar, "secret-token"), []);
+        Assert.NotEmpty(subscription.Id);
+    }
+
     private static RpcException Rpc(Exception e) => e as RpcException ?? Assert.IsType<RpcException>(e.InnerException);
 
     /// <summary>An SDK subscription read in the background: its id (from the first message) and every update after it.</summary>
