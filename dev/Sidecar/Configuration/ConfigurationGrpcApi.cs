@@ -2,6 +2,9 @@ using System.Threading.Channels;
 using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Platform.Sidecar.Configuration;
 using ConfigurationItem = Platform.Sidecar.Configuration.ConfigurationItem;
 using ProtoItem = Dapr.Client.Autogen.Grpc.v1.ConfigurationItem;
@@ -61,10 +64,12 @@ public partial class DaprGrpcService
         }, context.CancellationToken);
 
         using var stop = new CancellationTokenSource();
+        // The sidecar stopping ends the stream too, as daprd's shutdown closes it (rather than holding the stop).
+        var stopping = context.GetHttpContext().RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         try
         {
             using (rt.Configuration.RegisterStream(id, stop))
-            using (var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, stop.Token))
+            using (var ended = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, stop.Token, stopping))
             {
                 await stream.WriteAsync(new SubscribeConfigurationResponse { Id = id }, context.CancellationToken);
                 try
@@ -74,9 +79,9 @@ public partial class DaprGrpcService
                         await stream.WriteAsync(message, context.CancellationToken);
                     }
                 }
-                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                catch (OperationCanceledException) when (stop.IsCancellationRequested || stopping.IsCancellationRequested)
                 {
-                    // UnsubscribeConfiguration ended the stream: it completes normally, as daprd's does.
+                    // UnsubscribeConfiguration (or shutdown) ended the stream: it completes normally, as daprd's does.
                 }
             }
         }

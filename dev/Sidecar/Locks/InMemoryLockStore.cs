@@ -16,6 +16,7 @@ public sealed class InMemoryLockStore : ILockStore
     private readonly Dictionary<string, (string Owner, DateTimeOffset ExpiresAt)> _locks = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly TimeProvider _time;
+    private int _sinceSweep;
 
     private InMemoryLockStore(TimeProvider time) => _time = time;
 
@@ -28,6 +29,16 @@ public sealed class InMemoryLockStore : ILockStore
         lock (_gate)
         {
             var now = _time.GetUtcNow();
+            if (++_sinceSweep >= 1024)
+            {
+                // Expired locks nobody touches again would stay forever: drop them now and then.
+                _sinceSweep = 0;
+                foreach (var expired in _locks.Where(l => l.Value.ExpiresAt <= now).Select(l => l.Key).ToList())
+                {
+                    _locks.Remove(expired);
+                }
+            }
+
             if (_locks.TryGetValue(key, out var held) && held.ExpiresAt > now)
             {
                 return Task.FromResult(false);
