@@ -81,7 +81,13 @@ public sealed class ConfigurationTests(RedisServer redis)
         await setup.WriteAsync(b, "plain");
         await setup.WriteAsync(empty, "||7");
 
-        var got = await dapr.GetConfiguration(Store, [a, b, empty, NewKey("missing")]);
+        var hash = NewKey("hash");
+        if (backend == Backend.Redis)
+        {
+            await redis.Db.HashSetAsync(hash, "field", "value"); // not a string: contrib leaves it out (WRONGTYPE)
+        }
+
+        var got = await dapr.GetConfiguration(Store, [a, b, empty, hash, NewKey("missing")]);
 
         Assert.Equal(new[] { a, b }.Order(StringComparer.Ordinal), got.Items.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(("v1", "1"), (got.Items[a].Value, got.Items[a].Version));
@@ -92,6 +98,7 @@ public sealed class ConfigurationTests(RedisServer redis)
         Assert.Equal("v1", all.Items[a].Value);
         Assert.Equal("plain", all.Items[b].Value);
         Assert.False(all.Items.ContainsKey(empty));
+        Assert.False(all.Items.ContainsKey(hash));
     }
 
     [Theory]
