@@ -49,14 +49,14 @@ internal static partial class HttpApi
     {
         var logger = ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger($"sidecar.{rt.AppId}.configuration");
         var id = await rt.Configuration.SubscribeAppAsync(storeName, ConfigurationKeys(ctx), QueryMetadata(ctx), logger, ctx.RequestAborted);
-        return Results.Json(new { id });
+        return Results.Json(new { id }, contentType: JsonContentType);
     }
 
     /// <summary>200 <c>{"ok":true}</c>; an id the store does not have is 500 <c>{"ok":false,"message":..}</c> (not an errorCode body).</summary>
     private static async Task<IResult> UnsubscribeConfiguration(HttpContext ctx, SidecarRuntime rt, string storeName, string subscribeId)
     {
         var (ok, message) = await rt.Configuration.UnsubscribeAsync(storeName, subscribeId, ctx.RequestAborted);
-        return ok ? Results.Json(new { ok = true }) : Results.Json(new { ok = false, message }, statusCode: 500);
+        return ok ? Results.Json(new { ok = true }, contentType: JsonContentType) : Results.Json(new { ok = false, message }, contentType: JsonContentType, statusCode: 500);
     }
 
     private static List<string> ConfigurationKeys(HttpContext ctx) => ctx.Request.Query["key"].Where(k => k is not null).Select(k => k!).ToList();

@@ -24,14 +24,14 @@ internal static partial class HttpApi
         var body = await ReadProtoJson(ctx);
         var success = await rt.Locks.TryLockAsync(storeName, ProtoString(body, "resourceId", "resource_id"), ProtoString(body, "lockOwner", "lock_owner"),
             ProtoInt32(body, "expiryInSeconds", "expiry_in_seconds"), ctx.RequestAborted);
-        return Results.Json(new { success });
+        return Results.Json(new { success }, contentType: JsonContentType);
     }
 
     private static async Task<IResult> Unlock(HttpContext ctx, SidecarRuntime rt, string storeName)
     {
         var body = await ReadProtoJson(ctx);
         var status = await rt.Locks.UnlockAsync(storeName, ProtoString(body, "resourceId", "resource_id"), ProtoString(body, "lockOwner", "lock_owner"), ctx.RequestAborted);
-        return Results.Json(new { status = (int)status });
+        return Results.Json(new { status = (int)status }, contentType: JsonContentType);
     }
 
     /// <summary>
@@ -58,6 +58,9 @@ internal static partial class HttpApi
             throw MalformedBody(e.Message);
         }
     }
+
+    /// <summary>daprd's <c>jsonContentTypeHeader</c>: no charset parameter.</summary>
+    private const string JsonContentType = "application/json";
 
     private static DaprError MalformedBody(string detail) => DaprError.Malformed($"failed deserializing HTTP body: {detail}");
 

@@ -97,6 +97,7 @@ public sealed class LockTests(RedisServer redis)
         async Task<(HttpStatusCode Status, string Body)> Post(string path, object body)
         {
             var response = await http.PostAsJsonAsync(path, body);
+            Assert.Equal("application/json", response.Content.Headers.ContentType?.ToString()); // as daprd: no charset
             return (response.StatusCode, await response.Content.ReadAsStringAsync());
         }
 
