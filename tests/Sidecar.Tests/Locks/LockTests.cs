@@ -259,6 +259,26 @@ public sealed class LockTests(RedisServer redis)
         Assert.True((await two.Lock(Store, resource, "replica-2", 60)).Success);
     }
 
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
+    public async Task ManyOwnersAtOnce_OnTwoReplicas_ExactlyOneGetsTheLock(Backend backend)
+    {
+        await using var cluster = NewCluster(backend);
+        DaprClient[] replicas = [cluster.Client(await cluster.StartSidecarAsync("orders")), cluster.Client(await cluster.StartSidecarAsync("orders"))];
+        var resource = NewResource();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i => (Owner: $"owner-{i}", (await replicas[i % 2].Lock(Store, resource, $"owner-{i}", 60)).Success)));
+
+        var winner = Assert.Single(results, r => r.Success).Owner;
+        foreach (var (owner, _) in results.Where(r => r.Owner != winner))
+        {
+            Assert.Equal(LockStatus.LockBelongsToOthers, (await replicas[0].Unlock(Store, resource, owner)).status);
+        }
+
+        Assert.Equal(LockStatus.Success, (await replicas[1].Unlock(Store, resource, winner)).status);
+    }
+
     private List<StackExchange.Redis.RedisKey> LockKeys() =>
         redis.Connection!.GetServers().Single().Keys(pattern: "lock||*").ToList();
 }
