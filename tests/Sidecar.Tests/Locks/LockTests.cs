@@ -76,10 +76,11 @@ public sealed class LockTests(RedisServer redis)
         var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
         var resource = NewResource();
 
-        Assert.True((await dapr.Lock(Store, resource, "owner-a", 1)).Success);
+        // Three seconds: long enough that the second attempt comes before the expiry even on a loaded machine.
+        Assert.True((await dapr.Lock(Store, resource, "owner-a", 3)).Success);
         Assert.False((await dapr.Lock(Store, resource, "owner-b", 60)).Success);
 
-        // The lock lapses after its second; owner-b then gets it (and owner-a's unlock finds another owner).
+        // The lock lapses; owner-b then gets it (and owner-a's unlock finds another owner).
         await Poll.UntilAsync(async () => (await dapr.Lock(Store, resource, "owner-b", 60)).Success, "the expired lock to be free", TimeSpan.FromSeconds(15));
         Assert.Equal(LockStatus.LockBelongsToOthers, (await dapr.Unlock(Store, resource, "owner-a")).status);
         Assert.Equal(LockStatus.Success, (await dapr.Unlock(Store, resource, "owner-b")).status);
