@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Api;
 using Platform.Sidecar.Bindings;
+using Platform.Sidecar.Configuration;
+using Platform.Sidecar.Locks;
 using Platform.Sidecar.PubSub;
 using Platform.Sidecar.Resources;
 using Platform.Sidecar.Secrets;
@@ -18,6 +20,8 @@ public sealed class Components : IAsyncDisposable
     private readonly Dictionary<string, (ComponentResource Resource, IOutputBinding Binding)> _outputBindings = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (ComponentResource Resource, IInputBinding Binding)> _inputBindings = new(StringComparer.Ordinal);
     private readonly List<ComponentResource> _loaded = [];
+    private readonly Dictionary<string, (ComponentResource Resource, ILockStore Store)> _locks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (ComponentResource Resource, IConfigurationStore Store)> _configuration = new(StringComparer.Ordinal);
 
     private Components(LoadedResources resources) => Resources = resources;
 
@@ -27,6 +31,12 @@ public sealed class Components : IAsyncDisposable
     public IEnumerable<ComponentResource> All => _loaded;
 
     public IReadOnlyCollection<string> StateStoreNames => _state.Keys;
+
+    /// <summary>The lock stores by name (the lock API validates in daprd's order, so it looks them up itself).</summary>
+    public IReadOnlyDictionary<string, (ComponentResource Resource, ILockStore Store)> LockStores => _locks;
+
+    /// <summary>The configuration stores by name.</summary>
+    public IReadOnlyDictionary<string, (ComponentResource Resource, IConfigurationStore Store)> ConfigurationStores => _configuration;
 
     public static async Task<Components> InitAsync(LoadedResources resources, string appId, string scope, ILogger logger, TimeProvider time)
     {
@@ -89,6 +99,29 @@ public sealed class Components : IAsyncDisposable
                 break;
             case "bindings.cron" when BindingMetadata.IsOfDirection(c, "input"):
                 _inputBindings[c.Name] = (c, CronInputBinding.Create(c, logger, time));
+                break;
+            case "lock.in-memory":
+                LockService.KeyPrefix(c);
+                _locks[c.Name] = (c, InMemoryLockStore.ForName(scope, c.Name, time));
+                break;
+            case "lock.redis":
+                LockService.KeyPrefix(c);
+                if (c.Get("redisType") == "cluster")
+                {
+                    // contrib's lock/redis: "this component does not support connecting to Redis Cluster".
+                    throw new ResourceException(c.File, "spec.metadata[redisType]", "lock.redis does not support connecting to Redis Cluster");
+                }
+
+                var (lockRedis, lockDb) = await RedisConnections.ConnectAsync(c, $"{appId}-lock");
+                _locks[c.Name] = (c, new RedisLockStore(lockRedis, lockDb));
+                break;
+            case "configuration.redis":
+                // contrib sets notify-keyspace-events with CONFIG SET, an admin command for StackExchange.Redis.
+                var (configRedis, configDb) = await RedisConnections.ConnectAsync(c, $"{appId}-configuration", configure: o => o.AllowAdmin = true);
+                _configuration[c.Name] = (c, new RedisConfigurationStore(configRedis, configDb, logger));
+                break;
+            case "configuration.local.file":
+                _configuration[c.Name] = (c, LocalFileConfigurationStore.Open(c, logger));
                 break;
         }
     }
@@ -156,6 +189,16 @@ public sealed class Components : IAsyncDisposable
         foreach (var (c, broker) in _pubsub.Values.Where(p => p.Resource.Type != "pubsub.in-memory"))
         {
             await broker.DisposeAsync();
+        }
+
+        foreach (var (_, store) in _locks.Values)
+        {
+            await store.DisposeAsync();
+        }
+
+        foreach (var (_, store) in _configuration.Values)
+        {
+            await store.DisposeAsync();
         }
     }
 }

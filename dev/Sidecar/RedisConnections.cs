@@ -7,9 +7,11 @@ namespace Platform.Sidecar;
 /// <summary>Connects to the Redis a component names, with the metadata names Dapr's Redis components use.</summary>
 internal static class RedisConnections
 {
-    public static async Task<(ConnectionMultiplexer Connection, int Database)> ConnectAsync(ComponentResource c, string clientName, TextWriter? log = null)
+    public static async Task<(ConnectionMultiplexer Connection, int Database)> ConnectAsync(ComponentResource c, string clientName, TextWriter? log = null,
+        Action<ConfigurationOptions>? configure = null)
     {
         var options = Options(c, clientName, out var database);
+        configure?.Invoke(options);
         try
         {
             return (await ConnectionMultiplexer.ConnectAsync(options, log), database);

@@ -36,6 +36,12 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
 
     public Tracing Tracing { get; } = tracing;
 
+    /// <summary>The distributed lock API's operations.</summary>
+    public Locks.LockService Locks { get; } = new(components, options.AppId);
+
+    /// <summary>The configuration API's operations.</summary>
+    public Configuration.ConfigurationService Configuration { get; } = new(components, app);
+
     /// <summary>Which secrets the secrets API hands out (<c>spec.secrets.scopes</c> of the Configuration).</summary>
     public Resources.SecretScopes SecretScopes { get; init; } = Resources.SecretScopes.None;
 

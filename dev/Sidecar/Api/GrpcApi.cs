@@ -160,16 +160,34 @@ internal sealed class DaprErrorInterceptor : Interceptor
         }
         catch (DaprError e)
         {
-            var trailers = new Grpc.Core.Metadata();
-            if (e.Reason is not null)
-            {
-                var status = new Google.Rpc.Status { Code = (int)e.GrpcStatus, Message = e.Message };
-                status.Details.Add(Any.Pack(new Google.Rpc.ErrorInfo { Reason = e.Reason, Domain = "dapr.io" }));
-                trailers.Add("grpc-status-details-bin", status.ToByteArray());
-            }
-
-            throw new RpcException(new Status(e.GrpcStatus, e.Message), trailers);
+            throw ToRpc(e);
         }
+    }
+
+    public override async Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        try
+        {
+            await continuation(request, responseStream, context);
+        }
+        catch (DaprError e)
+        {
+            throw ToRpc(e);
+        }
+    }
+
+    private static RpcException ToRpc(DaprError e)
+    {
+        var trailers = new Grpc.Core.Metadata();
+        if (e.Reason is not null)
+        {
+            var status = new Google.Rpc.Status { Code = (int)e.GrpcStatus, Message = e.Message };
+            status.Details.Add(Any.Pack(new Google.Rpc.ErrorInfo { Reason = e.Reason, Domain = "dapr.io" }));
+            trailers.Add("grpc-status-details-bin", status.ToByteArray());
+        }
+
+        return new RpcException(new Status(e.GrpcStatus, e.Message), trailers);
     }
 }
 
@@ -177,6 +195,19 @@ internal sealed class DaprErrorInterceptor : Interceptor
 internal sealed class ApiTokenInterceptor(SidecarRuntime rt) : Interceptor
 {
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, context);
+    }
+
+    public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context,
+        ServerStreamingServerMethod<TRequest, TResponse> continuation)
+    {
+        Check(context);
+        return continuation(request, responseStream, context);
+    }
+
+    private void Check(ServerCallContext context)
     {
         if (rt.Options.ApiToken is { } token)
         {
@@ -191,7 +222,5 @@ internal sealed class ApiTokenInterceptor(SidecarRuntime rt) : Interceptor
                 throw new RpcException(new Status(StatusCode.Unauthenticated, "authentication error: api token mismatch"));
             }
         }
-
-        return continuation(request, context);
     }
 }

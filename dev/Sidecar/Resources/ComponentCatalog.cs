@@ -43,6 +43,13 @@ internal static class ComponentCatalog
         ["pubsub.in-memory"] = new("pubsub", [], [.. PubSubCommon]),
         ["pubsub.redis"] = new("pubsub", ["redisHost"],
             [.. RedisConnection, .. PubSubCommon, "redeliverInterval", "processingTimeout", "queueDepth", "concurrency", "maxLenApprox", "streamTTL"]),
+        // components-contrib lock/redis/metadata.yaml, plus daprd's keyPrefix (pkg/components/lock/lock_config.go).
+        // lock.in-memory is this sidecar's own type (contrib has no in-memory lock store).
+        ["lock.redis"] = new("lock", ["redisHost"], [.. RedisConnection, "keyPrefix", "maxRetries", "maxRetryBackoff", "redeliverInterval", "processingTimeout"]),
+        ["lock.in-memory"] = new("lock", [], ["keyPrefix"]),
+        // components-contrib configuration/redis/metadata.yaml; configuration.local.file is this sidecar's own type.
+        ["configuration.redis"] = new("configuration", ["redisHost"], [.. RedisConnection]),
+        ["configuration.local.file"] = new("configuration", ["configFile"], ["configFile", "pollInterval"]),
         ["secretstores.local.file"] = new("secretstores", ["secretsFile"], ["secretsFile", "nestedSeparator", "multiValued"]),
         ["secretstores.local.env"] = new("secretstores", [], ["prefix"]),
         ["bindings.redis"] = new("bindings", ["redisHost"], [.. RedisConnection, .. RedisOidc, .. BindingCommon]),
