@@ -1,11 +1,5 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Platform.Sidecar.Invocation;
-using Platform.Sidecar.Resources;
-using Platform.Sidecar.State;
 
 namespace Platform.Sidecar.Actors;
 

@@ -1,10 +1,3 @@
-using System.Collections.Concurrent;
-using System.Net;
-using System.Text;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Platform.Sidecar.Invocation;
-using Platform.Sidecar.Resources;
 using Platform.Sidecar.State;
 
 namespace Platform.Sidecar.Actors;

@@ -3,12 +3,8 @@ using Dapr.Client.Autogen.Grpc.v1;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using Grpc.Core.Interceptors;
 using Platform.Sidecar.Invocation;
-using Platform.Sidecar.State;
-using BulkPublishEntry = Platform.Sidecar.PubSub.BulkPublishEntry;
 using Status = Grpc.Core.Status;
-using StateItem = Dapr.Client.Autogen.Grpc.v1.StateItem;
 
 namespace Platform.Sidecar.Api;
 

@@ -1,12 +1,7 @@
-using System.Text;
-using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.DependencyInjection;
 using Platform.Sidecar.Invocation;
-using Platform.Sidecar.State;
-using BulkPublishEntry = Platform.Sidecar.PubSub.BulkPublishEntry;
 
 namespace Platform.Sidecar.Api;
 
