@@ -10,14 +10,14 @@ public sealed class LiveProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private LiveProcess(Process process, Platform.Sidecar.Sidecar sidecar, int port)
+    private LiveProcess(Process process, Platform.Sidecar.SidecarHost sidecar, int port)
     {
         _process = process;
         Sidecar = sidecar;
         Url = $"http://127.0.0.1:{port}/";
     }
 
-    public Platform.Sidecar.Sidecar Sidecar { get; }
+    public Platform.Sidecar.SidecarHost Sidecar { get; }
 
     public string Url { get; }
 
@@ -26,7 +26,7 @@ public sealed class LiveProcess : IAsyncDisposable
     public static async Task<LiveProcess> StartAsync(string dll, string appId, string role, string components, string registry)
     {
         var port = FreePort();
-        var sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions
+        var sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = appId, AppPort = port, ResourcesPaths = [components], RegistryFolder = registry, PodName = $"{appId}-{port}",
         });

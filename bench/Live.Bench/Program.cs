@@ -75,7 +75,7 @@ return 0;
 async Task<Result> RunAsync(int followerCount, int clientCount)
 {
     var registry = Path.Combine(work, $"registry-{Guid.NewGuid():N}"); // the first sidecar creates it, private (0700), as it must be
-    await using var upstreamSidecar = await Platform.Sidecar.Sidecar.StartAsync(new() { AppId = "bench", ResourcesPaths = [components], RegistryFolder = registry });
+    await using var upstreamSidecar = await Platform.Sidecar.SidecarHost.StartAsync(new() { AppId = "bench", ResourcesPaths = [components], RegistryFolder = registry });
     using var upstream = new DaprClientBuilder().UseHttpEndpoint(upstreamSidecar.HttpEndpoint).UseGrpcEndpoint(upstreamSidecar.GrpcEndpoint).Build();
     await using var leader = await LiveProcess.StartAsync(dll, "live-leader", "leader", components, registry);
     var followers = new List<LiveProcess>();

@@ -31,12 +31,12 @@ internal static class InvocationBench
     public static async Task<InvocationResult> RunAsync(BenchOptions o, string registry, string emptyResources, Action<string> progress)
     {
         await using var echo = await TestApp.StartEchoAsync();
-        await using var callee = await Sidecar.StartAsync(new SidecarOptions
+        await using var callee = await SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = "callee", AppPort = echo.Port, HttpPort = 0, GrpcPort = 0,
             ResourcesPaths = [emptyResources], RegistryFolder = registry,
         });
-        await using var caller = await Sidecar.StartAsync(new SidecarOptions
+        await using var caller = await SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = "caller", HttpPort = 0, GrpcPort = 0,
             ResourcesPaths = [emptyResources], RegistryFolder = registry,

@@ -63,12 +63,12 @@ internal static class PubSubBench
 
         var sink = new DeliverySink();
         await using var subscriberApp = await TestApp.StartAsync(web => sink.Map(web, PubSub, Topic));
-        await using var subscriber = await Sidecar.StartAsync(new SidecarOptions
+        await using var subscriber = await SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = SubscriberId, AppPort = subscriberApp.Port, HttpPort = 0, GrpcPort = 0,
             ResourcesPaths = [resources], RegistryFolder = registry,
         });
-        await using var publisher = await Sidecar.StartAsync(new SidecarOptions
+        await using var publisher = await SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = "publisher", HttpPort = 0, GrpcPort = 0,
             ResourcesPaths = [resources], RegistryFolder = registry,

@@ -52,10 +52,10 @@ using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
     stop.Cancel();
 });
 
-Sidecar sidecar;
+SidecarHost sidecar;
 try
 {
-    sidecar = await Sidecar.StartAsync(parsed.Options! with { LoggerFactory = loggerFactory }, stop.Token);
+    sidecar = await SidecarHost.StartAsync(parsed.Options! with { LoggerFactory = loggerFactory }, stop.Token);
 }
 catch (Exception e) when (e is ResourceException or Platform.Sidecar.Invocation.RegistryFolderException)
 {

@@ -20,10 +20,10 @@ public sealed record SidecarOptions
     /// </summary>
     public Invocation.AppProtocol AppProtocol { get; init; } = Invocation.AppProtocol.Http;
 
-    /// <summary><c>--dapr-http-port</c>; 0 picks a free port (read it back from <see cref="Sidecar.HttpPort"/>).</summary>
+    /// <summary><c>--dapr-http-port</c>; 0 picks a free port (read it back from <see cref="SidecarHost.HttpPort"/>).</summary>
     public int HttpPort { get; init; }
 
-    /// <summary><c>--dapr-grpc-port</c>; 0 picks a free port (read it back from <see cref="Sidecar.GrpcPort"/>).</summary>
+    /// <summary><c>--dapr-grpc-port</c>; 0 picks a free port (read it back from <see cref="SidecarHost.GrpcPort"/>).</summary>
     public int GrpcPort { get; init; }
 
     /// <summary><c>--resources-path</c>, one or more folders of Component, Subscription and Resiliency YAML.</summary>

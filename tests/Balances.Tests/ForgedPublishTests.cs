@@ -28,7 +28,7 @@ public sealed class ForgedPublishTests
     public async Task PublishOnLedger_FromAnotherAppsSidecar_RefusedAndBalancesAgreeWithTheLedger()
     {
         await using var cluster = await BalancesCluster.StartAsync(Backend.Redis, components: RealRedisComponents);
-        await using var hello = await Platform.Sidecar.Sidecar.StartAsync(new() { AppId = "hello", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
+        await using var hello = await Platform.Sidecar.SidecarHost.StartAsync(new() { AppId = "hello", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
         using var helloHttp = new HttpClient { BaseAddress = new Uri(hello.HttpEndpoint) };
         using var helloDapr = new DaprClientBuilder().UseHttpEndpoint(hello.HttpEndpoint).UseGrpcEndpoint(hello.GrpcEndpoint).Build();
         var stream = new StreamBuilder();

@@ -118,7 +118,7 @@ public sealed class LedgerFixture : IAsyncDisposable
 
         // The ledger: its port is chosen first because its sidecar's address is part of its configuration.
         var ledgerPort = Ports.Free();
-        var sidecar = await Sidecar.Sidecar.StartAsync(new SidecarOptions { AppId = "ledger", AppPort = ledgerPort, ResourcesPaths = [components], RegistryFolder = registry });
+        var sidecar = await Sidecar.SidecarHost.StartAsync(new SidecarOptions { AppId = "ledger", AppPort = ledgerPort, ResourcesPaths = [components], RegistryFolder = registry });
         _owned.Add(sidecar);
         var app = Program.Build([
             $"--urls=http://127.0.0.1:{ledgerPort}",
@@ -146,7 +146,7 @@ public sealed class LedgerFixture : IAsyncDisposable
 
     private async Task StartSidecarAsync(string appId, int appPort, string components, string registry)
     {
-        var sidecar = await Sidecar.Sidecar.StartAsync(new SidecarOptions { AppId = appId, AppPort = appPort, ResourcesPaths = [components], RegistryFolder = registry });
+        var sidecar = await Sidecar.SidecarHost.StartAsync(new SidecarOptions { AppId = appId, AppPort = appPort, ResourcesPaths = [components], RegistryFolder = registry });
         _owned.Add(sidecar);
         await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(20));
     }

@@ -23,7 +23,7 @@ public sealed partial class PlatformTemplateTests(TemplateHive hive)
         Assert.False(File.Exists(Path.Combine(output, "Platform.sln")));
         Assert.Contains("name: contoso", File.ReadAllText(Path.Combine(output, "tye.yaml")), StringComparison.Ordinal);
         Assert.StartsWith("# Contoso", File.ReadAllText(Path.Combine(output, "README.md")), StringComparison.Ordinal);
-        Assert.Contains("namespace Contoso.Sidecar;", File.ReadAllText(Path.Combine(output, "dev", "Sidecar", "Sidecar.cs")), StringComparison.Ordinal);
+        Assert.Contains("namespace Contoso.Sidecar;", File.ReadAllText(Path.Combine(output, "dev", "Sidecar", "SidecarHost.cs")), StringComparison.Ordinal);
         // C# directives of the source are kept, not evaluated by the template engine.
         Assert.Contains("#if DEBUG", File.ReadAllText(Path.Combine(output, "bench", "Sidecar.Bench", "Program.cs")), StringComparison.Ordinal);
         // Nothing of the template itself, of its tests, of git or of a build comes along.

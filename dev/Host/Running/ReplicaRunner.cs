@@ -41,7 +41,7 @@ internal sealed class ReplicaRunner
     private bool _stopping;
     private Task _loop = Task.CompletedTask;
 
-    public ReplicaRunner(string service, int index, int colorCode, int? appPort, Sidecar.Sidecar? sidecar, Launch launch, Terminal terminal, Action changed, Action<ReplicaRunner, string> fatal)
+    public ReplicaRunner(string service, int index, int colorCode, int? appPort, Sidecar.SidecarHost? sidecar, Launch launch, Terminal terminal, Action changed, Action<ReplicaRunner, string> fatal)
     {
         Service = service;
         Index = index;
@@ -65,7 +65,7 @@ internal sealed class ReplicaRunner
 
     public int? AppPort { get; }
 
-    public Sidecar.Sidecar? Sidecar { get; }
+    public Sidecar.SidecarHost? Sidecar { get; }
 
     public ReplicaState State { get; private set; } = ReplicaState.Starting;
 

@@ -18,7 +18,7 @@ internal sealed record ServicePlan(TyeService Service, int ColorCode, DaprRun? D
 internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeSpan stopTimeout)
 {
     private readonly List<ReplicaRunner> _replicas = [];
-    private readonly List<(Sidecar.Sidecar Sidecar, ILoggerFactory Logs)> _sidecars = [];
+    private readonly List<(Sidecar.SidecarHost Sidecar, ILoggerFactory Logs)> _sidecars = [];
     private readonly TaskCompletionSource<(ReplicaRunner Replica, string Reason)> _fatal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _changed = new(0);
     private readonly FreePorts _ports = new();
@@ -91,7 +91,7 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
         var service = plan.Service;
         var name = $"{service.Name}-{index}";
         int? appPort = service.ListensForHttp ? _ports.Reserve() : null;
-        Sidecar.Sidecar? sidecar = null;
+        Sidecar.SidecarHost? sidecar = null;
         if (plan.Dapr is { } dapr)
         {
             var level = dapr.LogLevel switch
@@ -109,7 +109,7 @@ internal sealed class Supervisor(Terminal terminal, string registryFolder, TimeS
             try
             {
                 // Started before the app, with free ports, so the app's DAPR_HTTP_PORT is known; it waits for the app's port.
-                sidecar = await Sidecar.Sidecar.StartAsync(new SidecarOptions
+                sidecar = await Sidecar.SidecarHost.StartAsync(new SidecarOptions
                 {
                     AppId = dapr.AppId,
                     AppPort = appPort,

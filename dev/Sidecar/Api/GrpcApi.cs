@@ -30,10 +30,8 @@ public partial class DaprGrpcService(SidecarRuntime rt)
         BindState(binder);
         BindPubSub(binder);
         BindInvocation(binder);
-        Add<GetSecretRequest, GetSecretResponse>(binder, nameof(GetSecret));
-        Add<GetBulkSecretRequest, GetBulkSecretResponse>(binder, nameof(GetBulkSecret));
-        Add<GetMetadataRequest, GetMetadataResponse>(binder, nameof(GetMetadata));
-        Add<SetMetadataRequest, Empty>(binder, nameof(SetMetadata));
+        BindSecrets(binder);
+        BindMetadata(binder);
         Add<ShutdownRequest, Empty>(binder, nameof(Shutdown));
         BindLocks(binder);
         BindConfiguration(binder);
@@ -59,86 +57,7 @@ public partial class DaprGrpcService(SidecarRuntime rt)
         binder.AddMethod(method, (UnaryServerMethod<TRequest, TResponse>)null!);
     }
 
-    // ---- secrets, metadata, shutdown ----
-
-    public virtual Task<GetSecretResponse> GetSecret(GetSecretRequest request, ServerCallContext context)
-    {
-        var response = new GetSecretResponse();
-        response.Data.Add(rt.Secrets.Get(request.StoreName, request.Key).ToDictionary());
-        return Task.FromResult(response);
-    }
-
-    public virtual Task<GetBulkSecretResponse> GetBulkSecret(GetBulkSecretRequest request, ServerCallContext context)
-    {
-        var response = new GetBulkSecretResponse();
-        foreach (var (name, values) in rt.Secrets.BulkGet(request.StoreName))
-        {
-            var secret = new SecretResponse();
-            secret.Secrets.Add(values.ToDictionary());
-            response.Data[name] = secret;
-        }
-
-        return Task.FromResult(response);
-    }
-
-    public virtual Task<GetMetadataResponse> GetMetadata(GetMetadataRequest request, ServerCallContext context)
-    {
-        var response = new GetMetadataResponse
-        {
-            Id = rt.AppId,
-            RuntimeVersion = Metadata.RuntimeVersion,
-            AppConnectionProperties = new AppConnectionProperties
-            {
-                Port = rt.App.Port ?? 0,
-                Protocol = rt.App.Protocol.Name(),
-                ChannelAddress = rt.Options.AppChannelAddress,
-                MaxConcurrency = Math.Max(rt.App.MaxConcurrency, 0),
-            },
-        };
-        foreach (var c in rt.Components.All)
-        {
-            var registered = new RegisteredComponents { Name = c.Name, Type = c.Type, Version = c.Version };
-            registered.Capabilities.AddRange(Metadata.Capabilities(c.Type));
-            response.RegisteredComponents.Add(registered);
-        }
-
-        foreach (var (k, v) in rt.Extended)
-        {
-            response.ExtendedMetadata[k] = v;
-        }
-
-        var actorRuntime = new ActorRuntime
-        {
-            RuntimeStatus = ActorRuntime.Types.ActorRuntimeStatus.Running,
-            HostReady = rt.Actors.HostedTypes.Count > 0,
-            Placement = "placement: consistent hashing over the sidecar name registry",
-        };
-        foreach (var (type, count) in rt.Actors.ActiveCounts())
-        {
-            // The deprecated top-level list, for clients older than actor_runtime (the 1.19 SDK reads actor_runtime).
-#pragma warning disable CS0612
-            response.ActiveActorsCount.Add(new ActiveActorsCount { Type = type, Count = count });
-#pragma warning restore CS0612
-            actorRuntime.ActiveActors.Add(new ActiveActorsCount { Type = type, Count = count });
-        }
-
-        response.ActorRuntime = actorRuntime;
-
-        foreach (var s in rt.Subscriber.Subscriptions)
-        {
-            var sub = new PubsubSubscription { PubsubName = s.PubSubName, Topic = s.Topic, DeadLetterTopic = s.DeadLetterTopic ?? "" };
-            sub.Metadata.Add(s.Metadata.ToDictionary());
-            response.Subscriptions.Add(sub);
-        }
-
-        return Task.FromResult(response);
-    }
-
-    public virtual Task<Empty> SetMetadata(SetMetadataRequest request, ServerCallContext context)
-    {
-        rt.Extended[request.Key] = request.Value;
-        return Task.FromResult(new Empty());
-    }
+    // ---- the sidecar itself ----
 
     public virtual Task<Empty> Shutdown(ShutdownRequest request, ServerCallContext context)
     {

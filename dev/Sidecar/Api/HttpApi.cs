@@ -24,8 +24,7 @@ internal static partial class HttpApi
 
         web.MapGet("/v1.0/healthz", Healthz);
         web.MapGet("/v1.0/healthz/outbound", () => Results.NoContent());
-        web.MapGet("/v1.0/metadata", Metadata.GetHttp);
-        web.MapPut("/v1.0/metadata/{key}", Metadata.PutHttp);
+        MapMetadata(web);
         web.MapPost("/v1.0/shutdown", (SidecarRuntime rt) =>
         {
             rt.RequestShutdown();
@@ -34,9 +33,7 @@ internal static partial class HttpApi
 
         MapState(web);
         MapPubSub(web);
-        web.MapGet("/v1.0/secrets/{store}/bulk", BulkSecrets);
-        web.MapGet("/v1.0/secrets/{store}/{key}", Secret);
-
+        MapSecrets(web);
         MapInvocation(web);
         Actors.ActorHttpApi.Map(web);
         MapLocks(web);
@@ -140,13 +137,6 @@ internal static partial class HttpApi
 
         return WriteError(ctx, new DaprError("ERR_API_NOT_FOUND", $"{ctx.Request.Method} {ctx.Request.Path} is not an API of this sidecar", 404, Grpc.Core.StatusCode.Unimplemented));
     }
-
-    // ---- secrets ----
-
-    private static IResult Secret(SidecarRuntime rt, string store, string key) => Results.Json(rt.Secrets.Get(store, key));
-
-    /// <summary>Every secret the scopes allow; the others are left out, not refused (daprd's GetBulkSecret filters).</summary>
-    private static IResult BulkSecrets(SidecarRuntime rt, string store) => Results.Json(rt.Secrets.BulkGet(store));
 
     // ---- helpers ----
 

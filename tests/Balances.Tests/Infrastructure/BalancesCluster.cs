@@ -20,7 +20,7 @@ public sealed class BalancesCluster : IAsyncDisposable
 {
     private readonly string _root;
     private readonly List<BalancesReplica> _replicas = [];
-    private Platform.Sidecar.Sidecar? _client;
+    private Platform.Sidecar.SidecarHost? _client;
 
     private BalancesCluster(Backend backend, RedisServer? redis)
     {
@@ -63,7 +63,7 @@ public sealed class BalancesCluster : IAsyncDisposable
         {
             components?.Invoke(cluster.ComponentsDir, cluster.Redis);
             await cluster.Ledger.StartAsync();
-            cluster._client = await Platform.Sidecar.Sidecar.StartAsync(new() { AppId = "tests", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
+            cluster._client = await Platform.Sidecar.SidecarHost.StartAsync(new() { AppId = "tests", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
             cluster.Client = new DaprClientBuilder().UseHttpEndpoint(cluster._client.HttpEndpoint).UseGrpcEndpoint(cluster._client.GrpcEndpoint).Build();
             for (var i = 0; i < replicas; i++)
             {

@@ -15,7 +15,7 @@ public sealed class BalancesReplica : IAsyncDisposable
     private readonly WebApplicationFactory<Program> _root;
     private readonly WebApplicationFactory<Program> _factory;
 
-    private BalancesReplica(WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.Sidecar sidecar)
+    private BalancesReplica(WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.SidecarHost sidecar)
     {
         _root = root;
         _factory = factory;
@@ -24,7 +24,7 @@ public sealed class BalancesReplica : IAsyncDisposable
         Dapr = new DaprClientBuilder().UseHttpEndpoint(sidecar.HttpEndpoint).UseGrpcEndpoint(sidecar.GrpcEndpoint).Build();
     }
 
-    public Platform.Sidecar.Sidecar Sidecar { get; }
+    public Platform.Sidecar.SidecarHost Sidecar { get; }
 
     public DeliveryMeter Meter { get; }
 
@@ -38,7 +38,7 @@ public sealed class BalancesReplica : IAsyncDisposable
             // The sidecar must know the app's port and the app its sidecar's: reserve a free port for the app,
             // start the sidecar (it waits for that port to accept), then the app on it.
             var port = RedisServer.FreePort();
-            var sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions { AppId = appId, AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry });
+            var sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions { AppId = appId, AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry });
             var root = new WebApplicationFactory<Program>();
             var factory = root.WithWebHostBuilder(web =>
             {

@@ -19,7 +19,7 @@ public sealed class FakeLedger(string componentsDir, string registry) : IAsyncDi
     private readonly List<string> _accounts = [];
     private readonly Dictionary<string, SortedDictionary<long, LedgerRecord>> _log = new(StringComparer.Ordinal);
     private WebApplication? _app;
-    private Platform.Sidecar.Sidecar? _sidecar;
+    private Platform.Sidecar.SidecarHost? _sidecar;
     private DaprClient? _dapr;
 
     /// <summary>Every events read the ledger answered, as "accountId@fromSequence".</summary>
@@ -62,7 +62,7 @@ public sealed class FakeLedger(string componentsDir, string registry) : IAsyncDi
         await app.StartAsync();
         _app = app;
         var port = new Uri(app.Urls.First()).Port;
-        _sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions { AppId = "ledger", AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry });
+        _sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions { AppId = "ledger", AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry });
         await _sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(30));
         _dapr = new DaprClientBuilder().UseHttpEndpoint(_sidecar.HttpEndpoint).UseGrpcEndpoint(_sidecar.GrpcEndpoint).Build();
     }

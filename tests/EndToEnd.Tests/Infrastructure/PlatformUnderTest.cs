@@ -24,7 +24,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly string _root = Directory.CreateTempSubdirectory("e2e-").FullName;
     private readonly Dictionary<string, HttpClient> _clients = [];
-    private Sidecar.Sidecar _ledgerSidecar = null!;
+    private Sidecar.SidecarHost _ledgerSidecar = null!;
     private Redis _redis = null!;
     private WebApplication? _observer;
     private int _observerPort;
@@ -101,7 +101,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         var ledgerPort = Ports.Free();
         _ledgerSidecar = await StartSidecarAsync("ledger", ledgerPort, components, registry);
         Ledger = Own(DotnetService("ledger", "Ledger", "Platform.Ledger", ledgerPort, _ledgerSidecar));
-        var started = new List<(ServiceProcess, Sidecar.Sidecar)> { (Ledger, _ledgerSidecar) };
+        var started = new List<(ServiceProcess, Sidecar.SidecarHost)> { (Ledger, _ledgerSidecar) };
 
         if (options.Balances)
         {
@@ -171,9 +171,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
             (await JsonSerializer.DeserializeAsync<JsonElement>(r.Body)).GetProperty("data").Clone();
     }
 
-    private async Task<Sidecar.Sidecar> StartSidecarAsync(string appId, int appPort, string components, string registry)
+    private async Task<Sidecar.SidecarHost> StartSidecarAsync(string appId, int appPort, string components, string registry)
     {
-        var sidecar = await Sidecar.Sidecar.StartAsync(new SidecarOptions { AppId = appId, AppPort = appPort, ResourcesPaths = [components], RegistryFolder = registry });
+        var sidecar = await Sidecar.SidecarHost.StartAsync(new SidecarOptions { AppId = appId, AppPort = appPort, ResourcesPaths = [components], RegistryFolder = registry });
         _owned.Add(sidecar);
         return sidecar;
     }
@@ -185,7 +185,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         return disposable;
     }
 
-    private static ServiceProcess DotnetService(string appId, string folder, string assembly, int port, Sidecar.Sidecar sidecar)
+    private static ServiceProcess DotnetService(string appId, string folder, string assembly, int port, Sidecar.SidecarHost sidecar)
     {
         var dll = Path.Combine(Repo.Root, "services", folder, "bin", Repo.Configuration, "net10.0", assembly + ".dll");
         if (!File.Exists(dll))
@@ -207,7 +207,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         });
     }
 
-    private static async Task<ServiceProcess> FraudServiceAsync(int port, Sidecar.Sidecar sidecar, IReadOnlyDictionary<string, string> settings)
+    private static async Task<ServiceProcess> FraudServiceAsync(int port, Sidecar.SidecarHost sidecar, IReadOnlyDictionary<string, string> settings)
     {
         var main = await Repo.FraudBuildAsync();
         var environment = new Dictionary<string, string>

@@ -42,7 +42,7 @@ public sealed class LiveCluster : IAsyncDisposable
         var cluster = new LiveCluster();
         try
         {
-            var upstream = await Platform.Sidecar.Sidecar.StartAsync(new() { AppId = "upstream", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
+            var upstream = await Platform.Sidecar.SidecarHost.StartAsync(new() { AppId = "upstream", ResourcesPaths = [cluster.ComponentsDir], RegistryFolder = cluster.Registry });
             cluster._others.Add(upstream);
             cluster.Upstream = new DaprClientBuilder().UseHttpEndpoint(upstream.HttpEndpoint).UseGrpcEndpoint(upstream.GrpcEndpoint).Build();
             cluster.Leader = await cluster.StartReplicaAsync(Components.LeaderAppId, "live-leader-1", [("Live:Role", "leader"), ("Live:SaveInterval", "00:00:00.200")]);

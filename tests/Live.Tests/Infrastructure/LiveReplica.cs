@@ -21,7 +21,7 @@ public sealed class LiveReplica : IAsyncDisposable
     private WebApplicationFactory<Program> _root;
     private WebApplicationFactory<Program> _factory;
 
-    private LiveReplica(string appId, string name, WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.Sidecar sidecar, int port,
+    private LiveReplica(string appId, string name, WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.SidecarHost sidecar, int port,
         (string Key, string Value)[] settings)
     {
         AppId = appId;
@@ -38,7 +38,7 @@ public sealed class LiveReplica : IAsyncDisposable
 
     public string Name { get; }
 
-    public Platform.Sidecar.Sidecar Sidecar { get; }
+    public Platform.Sidecar.SidecarHost Sidecar { get; }
 
     /// <summary>Straight to the app, as a browser reaches a follower.</summary>
     public HttpClient Http { get; }
@@ -48,7 +48,7 @@ public sealed class LiveReplica : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var port = LiveCluster.FreePort();
-            var sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions
+            var sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions
             {
                 AppId = appId, AppPort = port, ResourcesPaths = [componentsDir], RegistryFolder = registry, PodName = name,
             });
@@ -70,7 +70,7 @@ public sealed class LiveReplica : IAsyncDisposable
         }
     }
 
-    private static (WebApplicationFactory<Program> Root, WebApplicationFactory<Program> Factory) App(Platform.Sidecar.Sidecar sidecar, int port, (string Key, string Value)[] settings)
+    private static (WebApplicationFactory<Program> Root, WebApplicationFactory<Program> Factory) App(Platform.Sidecar.SidecarHost sidecar, int port, (string Key, string Value)[] settings)
     {
         var root = new WebApplicationFactory<Program>();
         var factory = root.WithWebHostBuilder(web =>

@@ -13,13 +13,13 @@ using Platform.Solver;
 namespace Platform.Optimizer.Testing;
 
 /// <summary>One Solver replica: the real app and its own sidecar, stoppable on its own.</summary>
-public sealed class SolverReplica(string replicaId, WebApplication app, Sidecar.Sidecar sidecar) : IAsyncDisposable
+public sealed class SolverReplica(string replicaId, WebApplication app, Sidecar.SidecarHost sidecar) : IAsyncDisposable
 {
     private bool _stopped;
 
     public string ReplicaId { get; } = replicaId;
 
-    public Sidecar.Sidecar Sidecar { get; } = sidecar;
+    public Sidecar.SidecarHost Sidecar { get; } = sidecar;
 
     /// <summary>
     /// As a crash would: the app's connections are aborted at once (in-flight sub-searches included, no draining),
@@ -53,7 +53,7 @@ public sealed class OptimizerCluster : IAsyncDisposable
     private readonly List<IAsyncDisposable> _owned = [];
     private readonly List<SolverReplica> _solvers = [];
     private readonly string _root = Directory.CreateTempSubdirectory("optimizer-test-").FullName;
-    private Sidecar.Sidecar _client = null!;
+    private Sidecar.SidecarHost _client = null!;
 
     private OptimizerCluster()
     {
@@ -136,7 +136,7 @@ public sealed class OptimizerCluster : IAsyncDisposable
         return replica;
     }
 
-    private static string[] AppArgs(int port, Sidecar.Sidecar sidecar) =>
+    private static string[] AppArgs(int port, Sidecar.SidecarHost sidecar) =>
     [
         $"--urls=http://127.0.0.1:{port}",
         $"--DAPR_HTTP_ENDPOINT={sidecar.HttpEndpoint}",
@@ -145,9 +145,9 @@ public sealed class OptimizerCluster : IAsyncDisposable
         "--Logging:LogLevel:Platform=Error",
     ];
 
-    private async Task<Sidecar.Sidecar> StartSidecarAsync(string appId, int? appPort, int maxConcurrency)
+    private async Task<Sidecar.SidecarHost> StartSidecarAsync(string appId, int? appPort, int maxConcurrency)
     {
-        var sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions
+        var sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = appId,
             AppPort = appPort,

@@ -74,9 +74,9 @@ public sealed class ActorWorld : IAsyncDisposable
     }
 
     /// <summary>Starts a sidecar for an app that is not the .NET actor SDK (see <see cref="RawActorApp"/>), or for no app (<paramref name="appPort"/> null).</summary>
-    public async Task<Sidecar> StartSidecarAsync(string appId, int? appPort, int httpPort = 0)
+    public async Task<SidecarHost> StartSidecarAsync(string appId, int? appPort, int httpPort = 0)
     {
-        var sidecar = await Sidecar.StartAsync(new SidecarOptions
+        var sidecar = await SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = appId,
             AppPort = appPort,
@@ -98,9 +98,9 @@ public sealed class ActorWorld : IAsyncDisposable
             .SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning));
 
-    public static ActorProxyOptions ProxyOptions(Sidecar sidecar) => new() { HttpEndpoint = sidecar.HttpEndpoint };
+    public static ActorProxyOptions ProxyOptions(SidecarHost sidecar) => new() { HttpEndpoint = sidecar.HttpEndpoint };
 
-    public static ICounter Counter(Sidecar via, string id) =>
+    public static ICounter Counter(SidecarHost via, string id) =>
         ActorProxy.Create<ICounter>(new ActorId(id), CounterActor.TypeName, ProxyOptions(via));
 
     /// <summary>A port free right now (the sidecar gets it next; see <see cref="ActorReplica.StartAsync"/> for why and how a clash is retried).</summary>
@@ -163,7 +163,7 @@ public sealed class ActorReplica : IAsyncDisposable
 {
     private int _disposed;
 
-    private ActorReplica(WebApplication app, Sidecar sidecar, HostProbe probe)
+    private ActorReplica(WebApplication app, SidecarHost sidecar, HostProbe probe)
     {
         App = app;
         Sidecar = sidecar;
@@ -172,7 +172,7 @@ public sealed class ActorReplica : IAsyncDisposable
 
     public WebApplication App { get; }
 
-    public Sidecar Sidecar { get; }
+    public SidecarHost Sidecar { get; }
 
     public HostProbe Probe { get; }
 
@@ -196,10 +196,10 @@ public sealed class ActorReplica : IAsyncDisposable
             var app = Build($"http://127.0.0.1:{httpPort}", probe, configure);
             await app.StartAsync();
             var appPort = new Uri(app.Urls.First()).Port;
-            Sidecar sidecar;
+            SidecarHost sidecar;
             try
             {
-                sidecar = await Sidecar.StartAsync(new SidecarOptions
+                sidecar = await SidecarHost.StartAsync(new SidecarOptions
                 {
                     AppId = appId,
                     AppPort = appPort,

@@ -42,9 +42,9 @@ public sealed class Cluster : IAsyncDisposable
     public void WriteComponent(string file, string yaml) => File.WriteAllText(Path.Combine(ComponentsDir, file), yaml);
 
     /// <summary>The sidecars started for an app-id, in start order.</summary>
-    public IEnumerable<Sidecar> Sidecars(string appId) => _owned.OfType<Sidecar>().Where(s => s.AppId == appId);
+    public IEnumerable<SidecarHost> Sidecars(string appId) => _owned.OfType<SidecarHost>().Where(s => s.AppId == appId);
 
-    public async Task<Sidecar> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1, Func<SidecarOptions, SidecarOptions>? configure = null)
+    public async Task<SidecarHost> StartSidecarAsync(string appId, TestApp? app = null, int maxConcurrency = -1, Func<SidecarOptions, SidecarOptions>? configure = null)
     {
         var options = new SidecarOptions
         {
@@ -54,7 +54,7 @@ public sealed class Cluster : IAsyncDisposable
             RegistryFolder = Registry,
             AppMaxConcurrency = maxConcurrency,
         };
-        var sidecar = await Sidecar.StartAsync(configure?.Invoke(options) ?? options);
+        var sidecar = await SidecarHost.StartAsync(configure?.Invoke(options) ?? options);
         _owned.Add(sidecar);
         await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(15));
         return sidecar;
@@ -68,7 +68,7 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>A gRPC app (<see cref="GrpcTestApp"/>) with its sidecar, started with <c>--app-protocol grpc</c>.</summary>
-    public async Task<(GrpcTestApp App, Sidecar Sidecar)> StartGrpcAsync(string appId, Action<GrpcTestApp> configure, int maxConcurrency = -1,
+    public async Task<(GrpcTestApp App, SidecarHost Sidecar)> StartGrpcAsync(string appId, Action<GrpcTestApp> configure, int maxConcurrency = -1,
         Func<SidecarOptions, SidecarOptions>? options = null)
     {
         var app = await GrpcTestApp.StartAsync(configure);
@@ -82,7 +82,7 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>An app with its sidecar.</summary>
-    public async Task<(TestApp App, Sidecar Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1,
+    public async Task<(TestApp App, SidecarHost Sidecar)> StartAsync(string appId, Action<Microsoft.AspNetCore.Builder.WebApplication, TestApp> map, string? replicaName = null, int maxConcurrency = -1,
         Func<SidecarOptions, SidecarOptions>? configure = null)
     {
         var app = await StartAppAsync(replicaName ?? appId, map);
@@ -97,7 +97,7 @@ public sealed class Cluster : IAsyncDisposable
         return path;
     }
 
-    public DaprClient Client(Sidecar sidecar) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint);
+    public DaprClient Client(SidecarHost sidecar) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint);
 
     /// <summary>
     /// The sidecar a single-sidecar conformance test talks to: a real daprd when <c>DAPR_CONFORMANCE_HTTP_ENDPOINT</c>
@@ -123,7 +123,7 @@ public sealed class Cluster : IAsyncDisposable
 
     public DaprClient Client((string Http, string Grpc) endpoints) => Client(endpoints.Http, endpoints.Grpc);
 
-    public DaprClient Client(Sidecar sidecar, string apiToken) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint, apiToken);
+    public DaprClient Client(SidecarHost sidecar, string apiToken) => Client(sidecar.HttpEndpoint, sidecar.GrpcEndpoint, apiToken);
 
     private DaprClient Client(string http, string grpc, string? apiToken = null)
     {

@@ -14,7 +14,7 @@ public sealed class BodyLimitTests
 
     private static ByteArrayContent Json(string json) => new(Encoding.UTF8.GetBytes(json)) { Headers = { ContentType = new("application/json") } };
 
-    private static HttpClient Client(Sidecar sidecar)
+    private static HttpClient Client(SidecarHost sidecar)
     {
         var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
         http.DefaultRequestHeaders.ExpectContinue = true;

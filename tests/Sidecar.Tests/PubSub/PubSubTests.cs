@@ -299,7 +299,7 @@ public sealed class PubSubTests(RedisServer redis)
 public sealed class BulkPublishTests
 {
     /// <summary>A subscriber (billing) on a new topic, and the publisher's sidecar (orders).</summary>
-    private static async Task<(string Topic, TestApp Billing, Sidecar Orders)> StartAsync(Cluster cluster)
+    private static async Task<(string Topic, TestApp Billing, SidecarHost Orders)> StartAsync(Cluster cluster)
     {
         var topic = $"bulk-{Guid.NewGuid():N}";
         var (app, _) = await cluster.StartAsync("billing", (web, a) => web.MapPost("/placed", (Placed e) =>

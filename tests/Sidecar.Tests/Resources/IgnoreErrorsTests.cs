@@ -23,7 +23,7 @@ public sealed class IgnoreErrorsTests : IDisposable
     private static string WithIgnoreErrors(string yaml, string value) =>
         yaml.Replace("  version: v1\n", $"  version: v1\n  ignoreErrors: {value}\n", StringComparison.Ordinal);
 
-    private Task<Sidecar> StartAsync() => Sidecar.StartAsync(new SidecarOptions
+    private Task<SidecarHost> StartAsync() => SidecarHost.StartAsync(new SidecarOptions
     {
         AppId = "orders",
         ResourcesPaths = [_dir],
@@ -31,7 +31,7 @@ public sealed class IgnoreErrorsTests : IDisposable
         LoggerFactory = _logs.Factory,
     });
 
-    private static async Task<string[]> ComponentNamesAsync(Sidecar sidecar)
+    private static async Task<string[]> ComponentNamesAsync(SidecarHost sidecar)
     {
         using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
         var metadata = await http.GetFromJsonAsync<JsonElement>("/v1.0/metadata");

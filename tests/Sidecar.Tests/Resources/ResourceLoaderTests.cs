@@ -153,7 +153,7 @@ public sealed class ResourceLoaderTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "bad.yaml"), Yaml.Component("pubsub", "pubsub.kafka", ("brokers", "x:9092")));
 
-        await Assert.ThrowsAsync<ResourceException>(() => Sidecar.StartAsync(new SidecarOptions { AppId = "orders", ResourcesPaths = [_dir], RegistryFolder = Path.Combine(_dir, "reg") }));
+        await Assert.ThrowsAsync<ResourceException>(() => SidecarHost.StartAsync(new SidecarOptions { AppId = "orders", ResourcesPaths = [_dir], RegistryFolder = Path.Combine(_dir, "reg") }));
 
         Assert.False(Directory.Exists(Path.Combine(_dir, "reg", "orders")) && Directory.EnumerateFiles(Path.Combine(_dir, "reg", "orders")).Any());
     }
@@ -163,7 +163,7 @@ public sealed class ResourceLoaderTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "state.yaml"), Yaml.Component("statestore", "state.redis", ("redisHost", $"127.0.0.1:{RedisServer.FreePort()}")));
 
-        var e = await Assert.ThrowsAsync<ResourceException>(() => Sidecar.StartAsync(new SidecarOptions { AppId = "orders", ResourcesPaths = [_dir], RegistryFolder = Path.Combine(_dir, "reg") }));
+        var e = await Assert.ThrowsAsync<ResourceException>(() => SidecarHost.StartAsync(new SidecarOptions { AppId = "orders", ResourcesPaths = [_dir], RegistryFolder = Path.Combine(_dir, "reg") }));
 
         Assert.Contains("apt-get install -y redis-server", e.Message, StringComparison.Ordinal);
     }

@@ -29,7 +29,7 @@ public sealed class EnvSecretStoreTests : IDisposable
         Environment.SetEnvironmentVariable(name, value);
     }
 
-    private async Task<(Sidecar Sidecar, HttpClient Http, DaprClient Dapr)> StartAsync(Cluster cluster, string? prefix, string? config = null)
+    private async Task<(SidecarHost Sidecar, HttpClient Http, DaprClient Dapr)> StartAsync(Cluster cluster, string? prefix, string? config = null)
     {
         cluster.WriteComponent("env.yaml", prefix is null
             ? Yaml.Component("env", "secretstores.local.env")

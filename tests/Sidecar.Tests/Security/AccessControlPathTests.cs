@@ -14,7 +14,7 @@ public sealed class AccessControlPathTests
 {
     private static readonly string AdminDenied = AccessControlConfig.ForOrders("allow", ("/admin/**", "*", "deny"));
 
-    private static async Task<(TestApp Pricing, Sidecar Orders)> StartAsync(Cluster cluster)
+    private static async Task<(TestApp Pricing, SidecarHost Orders)> StartAsync(Cluster cluster)
     {
         var config = cluster.WriteFile("acl.yaml", AdminDenied);
         var (pricing, _) = await cluster.StartAsync("pricing", (web, app) => web.Map("/{**path}", (HttpRequest r) =>

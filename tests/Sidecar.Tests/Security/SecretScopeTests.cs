@@ -28,7 +28,7 @@ public sealed class SecretScopeTests
 
     private static readonly string[] All = ["api-key", "api-url", "both", "db-password", "other"];
 
-    private static async Task<Sidecar> StartAsync(Cluster cluster)
+    private static async Task<SidecarHost> StartAsync(Cluster cluster)
     {
         var secrets = cluster.WriteFile("secrets.json", """{"db-password":"hunter2","api-url":"http://x","api-key":"k","both":"b","other":"o"}""");
         foreach (var store in new[] { "vault", "locked", "closed", "open" })

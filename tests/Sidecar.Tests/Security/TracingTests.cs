@@ -81,7 +81,7 @@ public sealed class TracingTests
             seen.Enqueue("pricing:" + r.Headers["traceparent"]);
             return Results.Ok();
         }), configure: traced);
-        Sidecar? ordersSidecar = null;
+        SidecarHost? ordersSidecar = null;
         await cluster.StartAsync("orders3", (web, _) => web.MapPost("/order", async (HttpRequest r) =>
         {
             seen.Enqueue("orders:" + r.Headers["traceparent"]);

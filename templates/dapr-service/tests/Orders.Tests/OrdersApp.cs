@@ -18,7 +18,7 @@ public sealed class OrdersApp : IAsyncLifetime
     private WebApplicationFactory<Program>? _root;
     private WebApplicationFactory<Program>? _factory;
 
-    public Platform.Sidecar.Sidecar Sidecar { get; private set; } = null!;
+    public Platform.Sidecar.SidecarHost Sidecar { get; private set; } = null!;
 
     /// <summary>A client of the app's sidecar: publishes and invokes as another service would.</summary>
     public DaprClient Dapr { get; private set; } = null!;
@@ -29,7 +29,7 @@ public sealed class OrdersApp : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var port = FreePort();
-        Sidecar = await Platform.Sidecar.Sidecar.StartAsync(new SidecarOptions
+        Sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions
         {
             AppId = OrdersNames.AppId,
             AppPort = port,

@@ -19,7 +19,7 @@ namespace Platform.Sidecar;
 /// SDKs expect) on two loopback ports, its components, and its connection to the app. Start as many as you
 /// like in one process; each finds the others (and those of other processes) through the name registry.
 /// </summary>
-public sealed class Sidecar : IAsyncDisposable
+public sealed class SidecarHost : IAsyncDisposable
 {
     private readonly WebApplication _web;
     private readonly SidecarRuntime _runtime;
@@ -29,7 +29,7 @@ public sealed class Sidecar : IAsyncDisposable
     private readonly ILogger _logger;
     private int _disposed;
 
-    private Sidecar(WebApplication web, SidecarRuntime runtime, IDisposable registration, int httpPort, int grpcPort, ILogger logger)
+    private SidecarHost(WebApplication web, SidecarRuntime runtime, IDisposable registration, int httpPort, int grpcPort, ILogger logger)
     {
         _web = web;
         _runtime = runtime;
@@ -68,7 +68,7 @@ public sealed class Sidecar : IAsyncDisposable
     /// Loads the resources, initialises the components and starts both listeners. Throws
     /// <see cref="ResourceException"/> (naming the file and field) when a resource cannot be used.
     /// </summary>
-    public static async Task<Sidecar> StartAsync(SidecarOptions options, CancellationToken ct = default)
+    public static async Task<SidecarHost> StartAsync(SidecarOptions options, CancellationToken ct = default)
     {
         if (string.IsNullOrWhiteSpace(options.AppId))
         {
@@ -158,7 +158,7 @@ public sealed class Sidecar : IAsyncDisposable
         var registration = registry.Register(replica);
         actors.Attach(replica);
         logger.LogInformation("Sidecar {AppId} listening: HTTP {HttpPort}, gRPC {GrpcPort}", options.AppId, httpPort, grpcPort);
-        return new Sidecar(web, runtime, registration, httpPort, grpcPort, logger);
+        return new SidecarHost(web, runtime, registration, httpPort, grpcPort, logger);
     }
 
     private async Task ConnectAppAsync(CancellationToken ct)
