@@ -243,6 +243,28 @@ public sealed class InvocationTests
         Assert.True(await dapr.CheckHealthAsync());
     }
 
+    /// <summary>Both APIs render one metadata snapshot: the gRPC answer lists each subscription's rules and type as the HTTP one does.</summary>
+    [Fact]
+    public async Task Metadata_HttpAndGrpc_DescribeTheSameSubscriptions()
+    {
+        await using var cluster = Cluster.Create(Backend.InMemory);
+        var (_, sidecar) = await cluster.StartAsync("billing", (web, _) => web.MapPost("/placed", () => Results.Ok()).WithTopic("pubsub", "placed"));
+        using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(sidecar.GrpcEndpoint);
+        var grpc = await new Dapr.Client.Autogen.Grpc.v1.Dapr.DaprClient(channel).GetMetadataAsync(new Dapr.Client.Autogen.Grpc.v1.GetMetadataRequest());
+        using var http = new HttpClient();
+        using var doc = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync($"{sidecar.HttpEndpoint}/v1.0/metadata"));
+
+        var fromHttp = doc.RootElement.GetProperty("subscriptions").EnumerateArray()
+            .Select(s => $"{s.GetProperty("topic").GetString()} {s.GetProperty("type").GetString()} " + string.Join(",", s.GetProperty("rules").EnumerateArray().Select(r => r.GetProperty("path").GetString())))
+            .ToList();
+        var fromGrpc = grpc.Subscriptions
+            .Select(s => $"{s.Topic} {(s.Type == Dapr.Client.Autogen.Grpc.v1.PubsubSubscriptionType.Programmatic ? "PROGRAMMATIC" : "DECLARATIVE")} " + string.Join(",", s.Rules.Rules.Select(r => r.Path)))
+            .ToList();
+        Assert.Equal(["placed PROGRAMMATIC placed"], fromHttp); // the route as the SDK gave it
+        Assert.Equal(fromHttp, fromGrpc);
+        Assert.Equal(doc.RootElement.GetProperty("components").GetArrayLength(), grpc.RegisteredComponents.Count);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
