@@ -503,7 +503,7 @@ public sealed class GrpcAppChannelTests(RedisServer redis)
     public async Task Cli_UnknownAppProtocol_RefusedAtStart_NamingTheAcceptedValues()
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { CliPath(), "--app-id", "billing", "--app-protocol", "foo", "--dapr-http-port", "0", "--dapr-grpc-port", "0" })
+        foreach (var a in new[] { SidecarCli.Path(), "--app-id", "billing", "--app-protocol", "foo", "--dapr-http-port", "0", "--dapr-grpc-port", "0" })
         {
             start.ArgumentList.Add(a);
         }
@@ -519,17 +519,5 @@ public sealed class GrpcAppChannelTests(RedisServer redis)
         Assert.Contains("http, grpc, h2c", await stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("sidecar ready", await stdout, StringComparison.Ordinal);
     }
-
-    private static string CliPath()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Platform.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var path = Path.Combine(dir?.FullName ?? ".", "dev", "Sidecar.Cli", "bin", configuration, "net10.0", "Platform.Sidecar.Cli.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"build the sidecar CLI first: dotnet build dev/Sidecar.Cli -c {configuration}", path);
-    }
 }
+

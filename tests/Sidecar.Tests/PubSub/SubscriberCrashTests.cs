@@ -76,7 +76,7 @@ public sealed class SidecarProcess : IDisposable
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var a in new[] { CliPath(), "--app-id", appId, "--app-port", appPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--resources-path", cluster.ComponentsDir, "--log-level", "warn" })
+        foreach (var a in new[] { SidecarCli.Path(), "--app-id", appId, "--app-port", appPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--dapr-http-port", "0", "--dapr-grpc-port", "0", "--resources-path", cluster.ComponentsDir, "--log-level", "warn" })
         {
             start.ArgumentList.Add(a);
         }
@@ -122,19 +122,5 @@ public sealed class SidecarProcess : IDisposable
         {
             _ready.TrySetResult(line);
         }
-    }
-
-    /// <summary>The CLI is built with this test project (a project reference); find it in the same configuration.</summary>
-    private static string CliPath()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Platform.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var path = Path.Combine(dir?.FullName ?? ".", "dev", "Sidecar.Cli", "bin", configuration, "net10.0", "Platform.Sidecar.Cli.dll");
-        return File.Exists(path) ? path : throw new FileNotFoundException($"build the sidecar CLI first: dotnet build dev/Sidecar.Cli -c {configuration}", path);
     }
 }
