@@ -70,12 +70,15 @@ internal static partial class HttpApi
     /// With an API token configured, every call needs it in <c>dapr-api-token</c> except the two health probes
     /// (daprd's middlewares.go). The one other way in is a peer sidecar delivering a forwarded invocation to this
     /// sidecar's own app, proven with the registry secret: the call daprd's internal gRPC API takes over mTLS,
-    /// where the caller cannot know this app's token. The secret opens no other API.
+    /// where the caller cannot know this app's token. The secret opens no other API. A gRPC method is left to
+    /// <see cref="ApiTokenInterceptor"/>, which answers <c>Unauthenticated</c> with daprd's message (a 401 here
+    /// would reach a gRPC client only as a transport error mapped from the HTTP status).
     /// </summary>
     private static Task ApiToken(HttpContext ctx, RequestDelegate next)
     {
         var rt = ctx.RequestServices.GetRequiredService<SidecarRuntime>();
         if (rt.Options.ApiToken is not { } token
+            || ctx.GetEndpoint()?.Metadata.GetMetadata<Grpc.AspNetCore.Server.GrpcMethodMetadata>() is not null
             || ctx.Request.Path.Equals("/v1.0/healthz", StringComparison.Ordinal) || ctx.Request.Path.Equals("/v1.0/healthz/outbound", StringComparison.Ordinal)
             || IsForwardedToOwnApp(ctx, rt)
             || Tokens.Match(ctx.Request.Headers["dapr-api-token"].FirstOrDefault(), token))

@@ -2,7 +2,9 @@ namespace Platform.Sidecar.State;
 
 /// <summary>
 /// <c>state.in-memory</c>: a process-local map. As in components-contrib, the ETag is a new UUID on every
-/// write, and a transaction is applied under one lock, so it is atomic.
+/// write, and a transaction is applied under one lock, so it is atomic. Its ETag rules are contrib's
+/// <c>doValidateEtag</c>: an ETag must match an existing key (a missing key is a mismatch, unlike
+/// <c>state.redis</c>); first-write without an ETag, upsert or delete, only acts on a key that does not exist.
 /// </summary>
 public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
 {
@@ -29,7 +31,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
                 if (op.Concurrency == Concurrency.FirstWrite || !string.IsNullOrEmpty(op.ETag))
                 {
                     var ok = string.IsNullOrEmpty(op.ETag)
-                        ? current is null || op is Delete
+                        ? current is null
                         : current is not null && current.ETag == op.ETag;
                     if (!ok)
                     {

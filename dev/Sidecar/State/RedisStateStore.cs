@@ -5,32 +5,40 @@ namespace Platform.Sidecar.State;
 
 /// <summary>
 /// <c>state.redis</c> with components-contrib's data layout, so data written here is readable by the real
-/// runtime and the other way round: each key is a Redis hash with field <c>data</c> (the value bytes) and
-/// field <c>version</c> (an integer bumped by HINCRBY on each write; the ETag is that number as a string);
-/// first-write without an ETag only creates. All checks and writes of one call run in one Lua script, so a
-/// transaction is atomic (Dapr's own MULTI pipeline is not; atomic is the stricter of the two).
+/// runtime and the other way round: each key is a Redis hash with field <c>data</c> (the value bytes), field
+/// <c>version</c> (an integer bumped by HINCRBY on each write; the ETag is that number as a string) and, once
+/// the key has been written under first-write concurrency, field <c>first-write</c> = <c>0</c>.
+/// <para>
+/// The ETag rules are contrib's (<c>state/redis/redis.go</c>, <c>setDefaultQuery</c> and <c>delDefaultQuery</c>),
+/// which differ from <c>state.in-memory</c>'s: a key that does not exist is written (or deleted) whatever ETag
+/// the call carries; an ETag is otherwise compared with the version; a write without an ETag on an existing key
+/// is refused only if that key carries the <c>first-write</c> flag. So first-write without an ETag creates a
+/// key and then guards it; it does not guard a key another writer created under last-write.
+/// </para>
+/// All checks and writes of one call run in one Lua script, so a transaction is atomic (Dapr's own MULTI
+/// pipeline applies the operations that pass and reports the first that fails; atomic is the stricter of the two).
 /// </summary>
 public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) : IStateStore
 {
-    // ARGV layout per operation (6 values): kind ("u"/"d"), etag ("" = none), firstWrite ("1"/"0"), data, ttl ("" = keep).
-    // Phase 1 checks every ETag; phase 2 writes. A failed check returns the index of the operation.
+    // ARGV layout per operation (5 values): kind ("u"/"d"), etag ("0" = none, as contrib sends it), firstWrite
+    // ("1"/"0"), data, ttl ("" = keep). Phase 1 checks every ETag; phase 2 writes. A failed check returns the
+    // index of the operation.
     private const string Script = """
         local n = #KEYS
         for i = 1, n do
           local base = (i - 1) * 5
           local etag = ARGV[base + 2]
-          local first = ARGV[base + 3]
           local ver = redis.call('HGET', KEYS[i], 'version')
-          if etag ~= '' then
-            if ver ~= etag then return {'mismatch', i} end
-          elseif first == '1' and ARGV[base + 1] == 'u' and ver then
-            return {'mismatch', i}
+          if ver and ver ~= etag then
+            if etag ~= '0' then return {'mismatch', i} end
+            if ARGV[base + 1] == 'u' and redis.call('HEXISTS', KEYS[i], 'first-write') == 1 then return {'mismatch', i} end
           end
         end
         for i = 1, n do
           local base = (i - 1) * 5
           if ARGV[base + 1] == 'u' then
             redis.call('HSET', KEYS[i], 'data', ARGV[base + 4])
+            if ARGV[base + 3] == '1' then redis.call('HSET', KEYS[i], 'first-write', 0) end
             redis.call('HINCRBY', KEYS[i], 'version', 1)
             local ttl = ARGV[base + 5]
             if ttl ~= '' then
@@ -81,23 +89,25 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
         {
             var op = operations[i];
             keys[i] = op.Key;
-            var etag = op.ETag ?? "";
+            var etag = op.ETag is { Length: > 0 } given ? given : "0";
             if (op is Upsert)
             {
-                // As contrib's parseETag: an upsert ignores its ETag only under an explicit last-write;
-                // otherwise the ETag must be a version number and match.
+                // As contrib's parseETag: an upsert ignores its ETag under an explicit last-write; otherwise
+                // the ETag must be a version number, compared as a number.
                 if (op.Concurrency == Concurrency.LastWrite)
                 {
-                    etag = "";
+                    etag = "0";
                 }
-                else if (etag.Length > 0 && !long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                else if (etag != "0")
                 {
-                    throw new ETagInvalidException(op.Key);
+                    etag = long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+                        ? version.ToString(CultureInfo.InvariantCulture)
+                        : throw new ETagInvalidException(op.Key);
                 }
             }
 
             // A delete always checks its ETag, whatever the concurrency (contrib's Delete): one that is no
-            // version number simply does not match.
+            // version number simply does not match an existing key.
 
             args[i * 5] = op is Upsert ? "u" : "d";
             args[(i * 5) + 1] = etag;

@@ -19,9 +19,12 @@ public sealed class SecurityTests
         Assert.Equal(HttpStatusCode.NoContent, (await http.GetAsync("/v1.0/healthz")).StatusCode);
         Assert.Equal(HttpStatusCode.NoContent, (await http.GetAsync("/v1.0/healthz/outbound")).StatusCode);
         var missing = await Assert.ThrowsAsync<DaprException>(() => cluster.Client(sidecar).GetStateAsync<Order>("statestore", "k"));
-        Assert.Equal(StatusCode.Unauthenticated, Assert.IsType<RpcException>(missing.InnerException).StatusCode);
+        // daprd's own answers (pkg/api/grpc/auth.go), from the gRPC API itself, not an HTTP 401 mapped by the client.
+        var missingStatus = Assert.IsType<RpcException>(missing.InnerException).Status;
+        Assert.Equal((StatusCode.Unauthenticated, "missing api token in request metadata"), (missingStatus.StatusCode, missingStatus.Detail));
         var wrong = await Assert.ThrowsAsync<DaprException>(() => cluster.Client(sidecar, "nope").SaveStateAsync("statestore", "k", new Order("o", 1)));
-        Assert.Equal(StatusCode.Unauthenticated, Assert.IsType<RpcException>(wrong.InnerException).StatusCode);
+        var wrongStatus = Assert.IsType<RpcException>(wrong.InnerException).Status;
+        Assert.Equal((StatusCode.Unauthenticated, "authentication error: api token mismatch"), (wrongStatus.StatusCode, wrongStatus.Detail));
         Assert.Null(await cluster.Client(sidecar, "s3cret").GetStateAsync<Order>("statestore", "k"));
 
         await cluster.Client(sidecar, "s3cret").SaveStateAsync("statestore", "k", new Order("o", 1));

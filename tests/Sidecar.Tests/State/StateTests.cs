@@ -63,6 +63,79 @@ public sealed class StateTests(RedisServer redis)
         Assert.Equal(1, (await dapr.GetStateAsync<Order>("statestore", key)).Amount);
     }
 
+    // components-contrib's two stores disagree on a key that does not exist, and daprd passes that on:
+    // state.in-memory's doValidateEtag refuses an ETag there; state.redis's setDefaultQuery/delDefaultQuery write
+    // (or delete) whatever the ETag. Each store here does what its daprd counterpart does.
+    [Theory]
+    [InlineData(Backend.InMemory, false)]
+    [InlineData(Backend.Redis, true)]
+    public async Task ETag_OnAKeyThatDoesNotExist_AsDaprdsStoreOfThatType(Backend backend, bool written)
+    {
+        await using var cluster = NewCluster(backend);
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
+        var key = $"order-{Guid.NewGuid():N}";
+
+        Assert.Equal(written, await dapr.TrySaveStateAsync("statestore", key, new Order("o1", 1), "7"));
+        var (value, etag) = await dapr.GetStateAndETagAsync<Order>("statestore", key);
+        Assert.Equal(written ? new Order("o1", 1) : null, value);
+        if (written)
+        {
+            Assert.Equal("1", etag); // a new key starts at version 1, whatever ETag created it
+        }
+
+        var missing = $"order-{Guid.NewGuid():N}";
+        Assert.Equal(written, await dapr.TryDeleteStateAsync("statestore", missing, "7"));
+    }
+
+    // contrib's state.redis marks a key written under first-write (hash field first-write = 0); from then on a
+    // write without an ETag is refused, whatever its concurrency. A key written under last-write has no mark, so
+    // a first-write without an ETag overwrites it there; state.in-memory refuses that (the key exists).
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
+    public async Task FirstWrite_WithoutETag_OnAKeyWrittenUnderLastWrite_AsDaprdsStoreOfThatType(Backend backend)
+    {
+        await using var cluster = NewCluster(backend);
+        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
+        var firstWrite = new StateOptions { Concurrency = ConcurrencyMode.FirstWrite };
+        var lastWrite = new StateOptions { Concurrency = ConcurrencyMode.LastWrite };
+        var open = $"order-{Guid.NewGuid():N}";
+        await dapr.SaveStateAsync("statestore", open, new Order("o1", 1), lastWrite);
+
+        var overwrote = await dapr.TrySaveStateAsync("statestore", open, new Order("o1", 2), "", firstWrite);
+        Assert.Equal(backend == Backend.Redis, overwrote);
+        Assert.Equal(overwrote ? 2 : 1, (await dapr.GetStateAsync<Order>("statestore", open)).Amount);
+
+        var guarded = $"order-{Guid.NewGuid():N}";
+        await dapr.SaveStateAsync("statestore", guarded, new Order("o2", 1), firstWrite);
+        var refused = false;
+        try
+        {
+            await dapr.SaveStateAsync("statestore", guarded, new Order("o2", 2), lastWrite);
+        }
+        catch (DaprException e) when (e.InnerException is RpcException { StatusCode: StatusCode.Aborted })
+        {
+            refused = true;
+        }
+
+        Assert.Equal(backend == Backend.Redis, refused);
+        Assert.Equal(refused ? 1 : 2, (await dapr.GetStateAsync<Order>("statestore", guarded)).Amount);
+    }
+
+    [Fact]
+    public async Task Redis_FirstWrite_MarksTheKeyAsContribDoes()
+    {
+        await using var cluster = NewCluster(Backend.Redis);
+        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var marked = $"fw-{Guid.NewGuid():N}";
+        var plain = $"lw-{Guid.NewGuid():N}";
+        await dapr.SaveStateAsync("statestore", marked, new Order("o", 1), new StateOptions { Concurrency = ConcurrencyMode.FirstWrite });
+        await dapr.SaveStateAsync("statestore", plain, new Order("o", 1));
+
+        Assert.Equal("0", (string?)await redis.Db.HashGetAsync($"orders||{marked}", "first-write"));
+        Assert.False(await redis.Db.HashExistsAsync($"orders||{plain}", "first-write"));
+    }
+
     [Fact]
     public async Task UnknownStore_Grpc_InvalidArgumentWithDaprReason()
     {
