@@ -6,14 +6,8 @@ public static class SidecarCli
     /// <summary>The CLI is built with this test project (a project reference); find it in the same configuration.</summary>
     public static string Path()
     {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(System.IO.Path.Combine(dir.FullName, "Platform.sln")))
-        {
-            dir = dir.Parent;
-        }
-
         var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var path = System.IO.Path.Combine(dir?.FullName ?? ".", "dev", "Sidecar.Cli", "bin", configuration, "net10.0", "Platform.Sidecar.Cli.dll");
+        var path = System.IO.Path.Combine(Repo.Root(), "dev", "Sidecar.Cli", "bin", configuration, "net10.0", "Platform.Sidecar.Cli.dll");
         return File.Exists(path) ? path : throw new FileNotFoundException($"build the sidecar CLI first: dotnet build dev/Sidecar.Cli -c {configuration}", path);
     }
 }

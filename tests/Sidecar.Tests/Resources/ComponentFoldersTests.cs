@@ -10,7 +10,7 @@ namespace Platform.Sidecar.Tests.Resources;
 /// </summary>
 public sealed class ComponentFoldersTests
 {
-    private static readonly string Root = Path.Combine(RepoRoot(), "components");
+    private static readonly string Root = Path.Combine(Repo.Root(), "components");
 
     // From components-contrib pubsub/kafka/metadata.yaml and pubsub/pulsar/metadata.yaml (names, * = required).
     private static readonly Dictionary<string, (string[] Required, string[] Allowed)> RuntimeOnly = new()
@@ -153,15 +153,4 @@ public sealed class ComponentFoldersTests
 
     private static string? Scalar(YamlNode node, string key) =>
         ((YamlMappingNode)node).Children.TryGetValue(new YamlScalarNode(key), out var v) ? ((YamlScalarNode)v).Value : null;
-
-    private static string RepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Platform.sln")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir?.FullName ?? throw new InvalidOperationException("run the tests from inside the repository");
-    }
 }
