@@ -37,47 +37,12 @@ internal static class ActorHttpApi
 
     // ---- routing to the owner ----
 
-    /// <summary>Runs <paramref name="local"/> here when this sidecar owns the actor (or the call was forwarded to it), else forwards the call.</summary>
-    private static async Task Routed(HttpContext ctx, SidecarRuntime rt, string type, string id, Func<byte[], Task> local, Action? check = null, byte[]? read = null, CancellationToken? token = null)
-    {
-        var actors = rt.Actors;
-        var body = read ?? await HttpApi.ReadBody(ctx);
-        check?.Invoke();
-        if (ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader))
-        {
-            await local(body);
-            return;
-        }
+    /// <summary>The call as it came in, for <see cref="ActorOperations"/> (which runs it here or forwards it to the actor's owner).</summary>
+    private static async Task<ActorCall> CallOf(HttpContext ctx, string type, string id, byte[]? read = null) =>
+        new(type, id, ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader), ctx.Request.Method,
+            ctx.Request.Path.ToUriComponent() + ctx.Request.QueryString.ToUriComponent(), read ?? await HttpApi.ReadBody(ctx), RequestHeaders(ctx));
 
-        var ct = token ?? ctx.RequestAborted;
-        for (var attempt = 0; ; attempt++)
-        {
-            var owner = await actors.OwnerAsync(type, id, fresh: attempt > 0, ct) ?? throw ActorErrors.NoAddress(type, id);
-            if (actors.IsSelf(owner))
-            {
-                await local(body);
-                return;
-            }
-
-            try
-            {
-                var response = await actors.ForwardAsync(owner, ctx.Request.Method, ctx.Request.Path.ToUriComponent() + ctx.Request.QueryString.ToUriComponent(),
-                    body, RequestHeaders(ctx), ct);
-                await Write(ctx, response);
-                return;
-            }
-            catch (HttpRequestException e) when (attempt < 3 && e.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
-            {
-                // The owner went away without unregistering: look again (fresh), the actor is placed on a live host.
-                ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("sidecar.actors")
-                    .LogWarning("Owner {Instance} of actor {Type}/{Id} unreachable, placing again: {Error}", owner.InstanceId, type, id, e.Message);
-            }
-            catch (HttpRequestException e)
-            {
-                throw ActorErrors.InvokeMethod($"forwarding to the host of actor {type}/{id} failed: {e.Message}");
-            }
-        }
-    }
+    private static ILogger Logger(HttpContext ctx) => ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("sidecar.actors");
 
     private static List<KeyValuePair<string, string[]>> RequestHeaders(HttpContext ctx) =>
         [.. ctx.Request.Headers.Select(h => new KeyValuePair<string, string[]>(h.Key, h.Value.ToArray()!))];
@@ -101,76 +66,11 @@ internal static class ActorHttpApi
 
     // ---- methods ----
 
-    /// <summary>
-    /// A method call, under the Resiliency policy for its actor type when one is set (<c>targets.actors</c>), applied
-    /// by the calling sidecar as daprd does: a timeout per attempt, retries, and a circuit breaker per type.
-    /// </summary>
     private static async Task InvokeMethod(HttpContext ctx, SidecarRuntime rt, string type, string id, string? method)
     {
-        if (ctx.Request.Headers.ContainsKey(ActorService.ForwardedHeader) || !rt.Components.Resources.Actors.TryGetValue(type, out var policy))
-        {
-            await InvokeMethodOnce(ctx, rt, type, id, method, null, ctx.RequestAborted);
-            return;
-        }
-
-        var body = await HttpApi.ReadBody(ctx);
-        var breaker = policy.Breaker is { } b ? rt.ActorBreakers.GetOrAdd(type, _ => new CircuitBreaker(b)) : null;
-        for (var attempt = 1; ; attempt++)
-        {
-            if (breaker is not null && !breaker.TryEnter())
-            {
-                throw ActorErrors.InvokeMethod($"circuit breaker is open for actor type {type}");
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
-            if (policy.Timeout is { } t)
-            {
-                timeout.CancelAfter(t);
-            }
-
-            DaprError failure;
-            try
-            {
-                await InvokeMethodOnce(ctx, rt, type, id, method, body, timeout.Token);
-                breaker?.Record(true);
-                return;
-            }
-            catch (DaprError e) when (!ctx.Response.HasStarted)
-            {
-                failure = e;
-            }
-            catch (OperationCanceledException) when (!ctx.RequestAborted.IsCancellationRequested && !ctx.Response.HasStarted)
-            {
-                failure = ActorErrors.InvokeMethod($"actor {type}/{id} method {method}: timeout after {policy.Timeout}");
-            }
-
-            breaker?.Record(false);
-            if (policy.Retry is not { } retry || (retry.MaxRetries >= 0 && attempt > retry.MaxRetries))
-            {
-                throw failure;
-            }
-
-            await Task.Delay(retry.Delay(attempt), ctx.RequestAborted);
-        }
+        var call = await CallOf(ctx, type, id);
+        await Write(ctx, await ActorOperations.InvokeAsync(rt, call, method ?? "", ctx.Request.Headers[ActorService.ReentrancyHeader].FirstOrDefault(), Logger(ctx), ctx.RequestAborted));
     }
-
-    private static Task InvokeMethodOnce(HttpContext ctx, SidecarRuntime rt, string type, string id, string? method, byte[]? body, CancellationToken ct) =>
-        Routed(ctx, rt, type, id, async body =>
-        {
-            var response = await rt.Actors.InvokeLocalAsync(type, id, method ?? "", body, RequestHeaders(ctx),
-                ctx.Request.Headers[ActorService.ReentrancyHeader].FirstOrDefault(), ct);
-            if (response.Status == 404)
-            {
-                throw ActorErrors.InvokeMethod($"actor method not found: actors/{type}/{id}/method/{method}");
-            }
-
-            if (response.Status != 200)
-            {
-                throw ActorErrors.InvokeMethod($"error from actor service: ({response.Status}) {Encoding.UTF8.GetString(response.Body)}");
-            }
-
-            await Write(ctx, response);
-        }, read: body, token: ct);
 
     // ---- state ----
 
@@ -240,97 +140,24 @@ internal static class ActorHttpApi
             ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()! : p.Value.GetRawText())
             : null;
 
-    // ---- reminders ----
+    // ---- reminders and timers ----
 
-    /// <summary>Body: <c>{"dueTime","period","data","ttl"}</c>; kept verbatim and echoed to the app when it fires.</summary>
-    private static Task RegisterReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
-        Routed(ctx, rt, type, id, async body =>
-        {
-            using var doc = Parse(body);
-            var r = doc.RootElement;
-            JsonElement? data = r.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Null ? d.Clone() : null;
-            await rt.Actors.RegisterReminderAsync(type, id, name, Str(r, "dueTime") ?? "", Str(r, "period") ?? "", Str(r, "ttl"), data, ctx.RequestAborted);
-            ctx.Response.StatusCode = 204;
-        }, () => rt.Actors.RequireReminderHost(type));
+    private static async Task RegisterReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
+        await Write(ctx, await ActorOperations.RegisterReminderAsync(rt, await CallOf(ctx, type, id), name, Logger(ctx), ctx.RequestAborted));
 
-    private static Task GetReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
-        Routed(ctx, rt, type, id, async _ =>
-        {
-            var r = await rt.Actors.GetReminderAsync(type, id, name, ctx.RequestAborted) ?? throw ActorErrors.ReminderNotFound(name);
-            ctx.Response.StatusCode = 200;
-            ctx.Response.ContentType = "application/json";
-            await using var w = new Utf8JsonWriter(ctx.Response.Body);
-            w.WriteStartObject();
-            w.WriteString("actorID", id);
-            w.WriteString("actorType", type);
-            w.WriteString("dueTime", r.DueTime);
-            w.WriteString("period", r.Period);
-            if (r.Data is { } data)
-            {
-                w.WritePropertyName("data");
-                data.WriteTo(w);
-            }
+    private static async Task GetReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
+        await Write(ctx, await ActorOperations.GetReminderAsync(rt, await CallOf(ctx, type, id), name, Logger(ctx), ctx.RequestAborted));
 
-            if (r.Ttl is { } ttl)
-            {
-                w.WriteString("ttl", ttl);
-            }
+    private static async Task DeleteReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
+        await Write(ctx, await ActorOperations.DeleteReminderAsync(rt, await CallOf(ctx, type, id), name, Logger(ctx), ctx.RequestAborted));
 
-            w.WriteEndObject();
-        }, () => rt.Actors.RequireReminderHost(type));
+    private static async Task RegisterTimer(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
+        await Write(ctx, await ActorOperations.RegisterTimerAsync(rt, await CallOf(ctx, type, id), name, Logger(ctx), ctx.RequestAborted));
 
-    private static Task DeleteReminder(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
-        Routed(ctx, rt, type, id, async _ =>
-        {
-            await rt.Actors.DeleteReminderAsync(type, id, name, ctx.RequestAborted);
-            ctx.Response.StatusCode = 204;
-        }, () => rt.Actors.RequireReminderHost(type));
-
-    // ---- timers ----
-
-    /// <summary>Body: <c>{"dueTime","period","callback","data","ttl"}</c>.</summary>
-    private static Task RegisterTimer(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
-        Routed(ctx, rt, type, id, body =>
-        {
-            using var doc = Parse(body);
-            var r = doc.RootElement;
-            var data = r.TryGetProperty("data", out var d) && d.ValueKind != JsonValueKind.Null ? d.GetRawText() : null;
-            rt.Actors.RegisterTimer(type, id, name, Str(r, "callback") ?? "", Str(r, "dueTime") ?? "", Str(r, "period") ?? "", Str(r, "ttl"), data);
-            ctx.Response.StatusCode = 204;
-            return Task.CompletedTask;
-        }, () => rt.Actors.RequireTimerHost(type, id));
-
-    private static Task DeleteTimer(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
-        Routed(ctx, rt, type, id, _ =>
-        {
-            rt.Actors.DeleteTimer(type, id, name);
-            ctx.Response.StatusCode = 204;
-            return Task.CompletedTask;
-        });
+    private static async Task DeleteTimer(HttpContext ctx, SidecarRuntime rt, string type, string id, string name) =>
+        await Write(ctx, await ActorOperations.DeleteTimerAsync(rt, await CallOf(ctx, type, id), name, Logger(ctx), ctx.RequestAborted));
 
     // ---- helpers ----
-
-    private static string? Str(JsonElement e, string name) =>
-        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    private static JsonDocument Parse(byte[] body)
-    {
-        try
-        {
-            var doc = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                doc.Dispose();
-                throw DaprError.Malformed("the body must be a JSON object");
-            }
-
-            return doc;
-        }
-        catch (JsonException e)
-        {
-            throw DaprError.Malformed($"the body is not valid JSON: {e.Message}");
-        }
-    }
 
     private static async Task<JsonDocument> ReadJson(HttpContext ctx)
     {

@@ -36,6 +36,7 @@ public partial class DaprGrpcService(SidecarRuntime rt)
         BindLocks(binder);
         BindConfiguration(binder);
         BindBindings(binder);
+        BindActors(binder);
     }
 
     // Each building block's folder binds its own methods in its part of this class.
@@ -44,6 +45,8 @@ public partial class DaprGrpcService(SidecarRuntime rt)
     static partial void BindConfiguration(ServiceBinderBase binder);
 
     static partial void BindBindings(ServiceBinderBase binder);
+
+    static partial void BindActors(ServiceBinderBase binder);
 
     private static void Add<TRequest, TResponse>(ServiceBinderBase binder, string name)
         where TRequest : class, IMessage<TRequest>, new()
