@@ -48,17 +48,17 @@ public partial class DaprGrpcService(SidecarRuntime rt)
 
     static partial void BindActors(ServiceBinderBase binder);
 
+    /// <summary>Binds a unary method by name; ASP.NET Core finds the handler on this class.</summary>
     private static void Add<TRequest, TResponse>(ServiceBinderBase binder, string name)
         where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
-    {
-        var parser = new MessageParser<TRequest>(() => new TRequest());
-        var responseParser = new MessageParser<TResponse>(() => new TResponse());
-        var method = new Method<TRequest, TResponse>(MethodType.Unary, ServiceName, name,
-            Marshallers.Create(r => r.ToByteArray(), parser.ParseFrom),
-            Marshallers.Create(r => r.ToByteArray(), responseParser.ParseFrom));
-        binder.AddMethod(method, (UnaryServerMethod<TRequest, TResponse>)null!);
-    }
+        where TResponse : class, IMessage<TResponse>, new() =>
+        binder.AddMethod(ProtobufMethod.Create<TRequest, TResponse>(MethodType.Unary, ServiceName, name), (UnaryServerMethod<TRequest, TResponse>)null!);
+
+    /// <summary>Binds a server-streaming method by name; ASP.NET Core finds the handler on this class.</summary>
+    private static void AddServerStreaming<TRequest, TResponse>(ServiceBinderBase binder, string name)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new() =>
+        binder.AddMethod(ProtobufMethod.Create<TRequest, TResponse>(MethodType.ServerStreaming, ServiceName, name), (ServerStreamingServerMethod<TRequest, TResponse>)null!);
 
     // ---- the sidecar itself ----
 
@@ -69,6 +69,24 @@ public partial class DaprGrpcService(SidecarRuntime rt)
     }
 
     private static string? Header(ServerCallContext context, string name) => context.RequestHeaders.GetValue(name);
+}
+
+/// <summary>
+/// A gRPC method descriptor for protobuf messages, by service and method name: the server's binding here, and the
+/// client's calls to the app (<see cref="GrpcAppChannel"/>), as <c>Dapr.Protos</c> has only one side of each.
+/// </summary>
+internal static class ProtobufMethod
+{
+    public static Method<TRequest, TResponse> Create<TRequest, TResponse>(MethodType type, string service, string name)
+        where TRequest : class, IMessage<TRequest>, new()
+        where TResponse : class, IMessage<TResponse>, new()
+    {
+        var requests = new MessageParser<TRequest>(() => new TRequest());
+        var responses = new MessageParser<TResponse>(() => new TResponse());
+        return new Method<TRequest, TResponse>(type, service, name,
+            Marshallers.Create(r => r.ToByteArray(), requests.ParseFrom),
+            Marshallers.Create(r => r.ToByteArray(), responses.ParseFrom));
+    }
 }
 
 /// <summary>Turns a <see cref="DaprError"/> into the gRPC status daprd sends, with the rich <c>ErrorInfo</c> detail where daprd has one.</summary>

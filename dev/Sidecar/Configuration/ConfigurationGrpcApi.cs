@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Dapr.Client.Autogen.Grpc.v1;
-using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,19 +25,6 @@ public partial class DaprGrpcService
         AddServerStreaming<SubscribeConfigurationRequest, SubscribeConfigurationResponse>(binder, nameof(SubscribeConfigurationAlpha1));
         Add<UnsubscribeConfigurationRequest, UnsubscribeConfigurationResponse>(binder, nameof(UnsubscribeConfiguration));
         Add<UnsubscribeConfigurationRequest, UnsubscribeConfigurationResponse>(binder, nameof(UnsubscribeConfigurationAlpha1));
-    }
-
-    /// <summary>The server-streaming counterpart of <c>Add</c>: binds a method by name; ASP.NET Core finds the handler on this class.</summary>
-    private static void AddServerStreaming<TRequest, TResponse>(ServiceBinderBase binder, string name)
-        where TRequest : class, IMessage<TRequest>, new()
-        where TResponse : class, IMessage<TResponse>, new()
-    {
-        var parser = new MessageParser<TRequest>(() => new TRequest());
-        var responseParser = new MessageParser<TResponse>(() => new TResponse());
-        var method = new Method<TRequest, TResponse>(MethodType.ServerStreaming, ServiceName, name,
-            Marshallers.Create(r => r.ToByteArray(), parser.ParseFrom),
-            Marshallers.Create(r => r.ToByteArray(), responseParser.ParseFrom));
-        binder.AddMethod(method, (ServerStreamingServerMethod<TRequest, TResponse>)null!);
     }
 
     public virtual async Task<GetConfigurationResponse> GetConfiguration(GetConfigurationRequest request, ServerCallContext context)

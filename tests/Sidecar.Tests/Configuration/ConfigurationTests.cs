@@ -20,12 +20,36 @@ public sealed class ConfigurationTests(RedisServer redis)
     /// <summary>A cluster with a configuration store, and how an operator writes and deletes its keys.</summary>
     private sealed class Setup(Cluster cluster, Func<string, string?, Task> write) : IAsyncDisposable
     {
+        private readonly List<HttpClient> _http = [];
+
         public Cluster Cluster { get; } = cluster;
 
         /// <summary>Sets <paramref name="key"/> to <paramref name="stored"/> (<c>value||version</c>); null deletes it.</summary>
         public Task WriteAsync(string key, string? stored) => write(key, stored);
 
-        public ValueTask DisposeAsync() => Cluster.DisposeAsync();
+        /// <summary>Starts a sidecar of <c>orders</c> and returns its SDK client.</summary>
+        public async Task<DaprClient> StartClientAsync() => Cluster.Client(await Cluster.StartSidecarAsync("orders"));
+
+        /// <summary>Starts a sidecar of <c>orders</c> and returns it with a client of its HTTP API (disposed with the setup).</summary>
+        public async Task<(SidecarHost Sidecar, HttpClient Http)> StartHttpAsync()
+        {
+            var sidecar = await Cluster.StartSidecarAsync("orders");
+            return (sidecar, HttpOf(sidecar));
+        }
+
+        /// <summary>A client of <paramref name="sidecar"/>'s HTTP API (disposed with the setup).</summary>
+        public HttpClient HttpOf(SidecarHost sidecar)
+        {
+            var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+            _http.Add(http);
+            return http;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _http.ForEach(h => h.Dispose());
+            await Cluster.DisposeAsync();
+        }
     }
 
     private Setup NewSetup(Backend backend)
@@ -75,7 +99,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task Get_KeysAnOperatorWrote_ValueAndVersion_MissingAndEmptyLeftOut(Backend backend)
     {
         await using var setup = NewSetup(backend);
-        var dapr = setup.Cluster.Client(await setup.Cluster.StartSidecarAsync("orders"));
+        var dapr = await setup.StartClientAsync();
         var (a, b, empty) = (NewKey("a"), NewKey("b"), NewKey("empty"));
         await setup.WriteAsync(a, "v1||1");
         await setup.WriteAsync(b, "plain");
@@ -109,8 +133,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task Http_Get_DaprdsJson_EmptyFieldsLeftOut_204WhenNothingMatches(Backend backend, string version)
     {
         await using var setup = NewSetup(backend);
-        var sidecar = await setup.Cluster.StartSidecarAsync("orders");
-        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+        var (_, http) = await setup.StartHttpAsync();
         var (a, b) = (NewKey("a"), NewKey("b"));
         await setup.WriteAsync(a, "v1||1");
         await setup.WriteAsync(b, "plain");
@@ -134,7 +157,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task Subscribe_UpdatesAndDeletesAfterSubscribing_Arrive_AndTheStreamEndsOnUnsubscribe(Backend backend)
     {
         await using var setup = NewSetup(backend);
-        var dapr = setup.Cluster.Client(await setup.Cluster.StartSidecarAsync("orders"));
+        var dapr = await setup.StartClientAsync();
         var (a, other) = (NewKey("a"), NewKey("other"));
         await setup.WriteAsync(a, "v1||1");
 
@@ -168,7 +191,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task Subscribe_WithoutKeys_SeesAnyKey(Backend backend)
     {
         await using var setup = NewSetup(backend);
-        var dapr = setup.Cluster.Client(await setup.Cluster.StartSidecarAsync("orders"));
+        var dapr = await setup.StartClientAsync();
         var (a, b) = (NewKey("a"), NewKey("b"));
 
         var all = await Subscription.StartAsync(dapr, []);
@@ -192,7 +215,7 @@ public sealed class ConfigurationTests(RedisServer redis)
                 posts.Enqueue((ctx.Request.Path.Value!, ctx.Request.ContentType ?? "", body));
                 return Results.Ok();
             }));
-        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+        var http = setup.HttpOf(sidecar);
         var a = NewKey("a");
         await setup.WriteAsync(a, "v1||1");
 
@@ -228,8 +251,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task HttpSubscribe_WithoutAnApp_ErrAppChannelNil()
     {
         await using var setup = NewSetup(Backend.InMemory);
-        var sidecar = await setup.Cluster.StartSidecarAsync("orders");
-        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+        var (_, http) = await setup.StartHttpAsync();
 
         var response = await http.GetAsync($"/v1.0/configuration/{Store}/subscribe?key=a");
 
@@ -241,8 +263,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     public async Task UnknownStore_And_NoStore_DaprdsErrorCodes()
     {
         await using var setup = NewSetup(Backend.InMemory);
-        var sidecar = await setup.Cluster.StartSidecarAsync("orders");
-        using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
+        var (sidecar, http) = await setup.StartHttpAsync();
         var dapr = setup.Cluster.Client(sidecar);
 
         foreach (var path in (string[])["/v1.0/configuration/nope?key=a", "/v1.0-alpha1/configuration/nope", "/v1.0/configuration/nope/subscribe", "/v1.0/configuration/nope/some-id/unsubscribe"])
@@ -289,7 +310,7 @@ public sealed class ConfigurationTests(RedisServer redis)
     {
         await redis.Db.ExecuteAsync("CONFIG", "SET", "notify-keyspace-events", "");
         await using var setup = NewSetup(Backend.Redis);
-        var dapr = setup.Cluster.Client(await setup.Cluster.StartSidecarAsync("orders"));
+        var dapr = await setup.StartClientAsync();
         var a = NewKey("a");
 
         var subscription = await Subscription.StartAsync(dapr, [a]);

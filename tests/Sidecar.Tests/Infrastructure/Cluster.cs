@@ -168,6 +168,22 @@ public sealed class Cluster : IAsyncDisposable
 public static class Yaml
 {
     public static string Component(string name, string type, params (string Name, string Value)[] metadata) =>
+        ComponentOf(name, type, [.. metadata.Select(Value)]);
+
+    /// <summary>
+    /// A component whose metadata <paramref name="secretRefs"/> come from the secret store <paramref name="secretStore"/>
+    /// (<c>secretKeyRef</c> with the secret's name and, where given, its key; <c>auth.secretStore</c>).
+    /// </summary>
+    public static string ComponentWithSecrets(string name, string type, string secretStore, (string Name, string Value)[] metadata,
+        params (string Name, string Secret, string? Key)[] secretRefs) =>
+        ComponentOf(name, type, [.. metadata.Select(Value), .. secretRefs.Select(SecretRef)]) + $"auth:\n  secretStore: {secretStore}\n";
+
+    private static string Value((string Name, string Value) m) => $"    - name: {m.Name}\n      value: \"{m.Value}\"\n";
+
+    private static string SecretRef((string Name, string Secret, string? Key) r) =>
+        $"    - name: {r.Name}\n      secretKeyRef:\n        name: {r.Secret}\n" + (r.Key is null ? "" : $"        key: {r.Key}\n");
+
+    private static string ComponentOf(string name, string type, string[] entries) =>
         $"""
         apiVersion: dapr.io/v1alpha1
         kind: Component
@@ -176,8 +192,8 @@ public static class Yaml
         spec:
           type: {type}
           version: v1
-          metadata:{(metadata.Length == 0 ? " []" : "")}
-        {string.Concat(metadata.Select(m => $"    - name: {m.Name}\n      value: \"{m.Value}\"\n"))}
+          metadata:{(entries.Length == 0 ? " []" : "")}
+        {string.Concat(entries)}
         """;
 
     /// <summary>A Dapr resource (Configuration, Resiliency, ...) whose <c>spec</c> is <paramref name="spec"/>, written as at the spec's own level.</summary>

@@ -19,26 +19,42 @@ public sealed class LockTests(RedisServer redis)
 {
     private const string Store = "lockstore";
 
-    private Cluster NewCluster(Backend backend, string keyPrefix = "")
+    /// <summary>A cluster with the lock store on one backend, and a fresh resource id (tests share one Redis).</summary>
+    private sealed class Setup(Cluster cluster) : IAsyncDisposable
+    {
+        public Cluster Cluster { get; } = cluster;
+
+        public string Resource { get; } = $"res-{Guid.NewGuid():N}";
+
+        /// <summary>The single sidecar of <c>orders</c>: a daprd with the conformance variables set (<see cref="Cluster.SingleSidecarAsync"/>).</summary>
+        public Task<(string Http, string Grpc)> SingleSidecarAsync() => Cluster.SingleSidecarAsync("orders");
+
+        /// <summary>The SDK client of <see cref="SingleSidecarAsync"/>.</summary>
+        public async Task<DaprClient> SingleClientAsync() => Cluster.Client(await SingleSidecarAsync());
+
+        /// <summary>The SDK client of a new sidecar (replica) of <c>orders</c>, always a dev sidecar.</summary>
+        public async Task<DaprClient> ReplicaClientAsync() => Cluster.Client(await Cluster.StartSidecarAsync("orders"));
+
+        public ValueTask DisposeAsync() => Cluster.DisposeAsync();
+    }
+
+    private Setup NewSetup(Backend backend, string keyPrefix = "")
     {
         var cluster = Cluster.Create(backend, redis);
         (string, string)[] prefix = keyPrefix.Length > 0 ? [("keyPrefix", keyPrefix)] : [];
         cluster.WriteComponent("lockstore.yaml", backend == Backend.Redis
             ? Yaml.Component(Store, "lock.redis", [("redisHost", redis.Host), .. prefix])
             : Yaml.Component(Store, "lock.in-memory", prefix));
-        return cluster;
+        return new Setup(cluster);
     }
-
-    private static string NewResource() => $"res-{Guid.NewGuid():N}";
 
     [Theory]
     [InlineData(Backend.InMemory)]
     [InlineData(Backend.Redis)]
     public async Task Lock_HeldByOneOwner_OthersFailAndCannotUnlock_UntilTheOwnerUnlocks(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        var (dapr, resource) = (await setup.SingleClientAsync(), setup.Resource);
 
         Assert.True((await dapr.Lock(Store, resource, "owner-a", 60)).Success);
         Assert.False((await dapr.Lock(Store, resource, "owner-b", 60)).Success);
@@ -56,9 +72,8 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task Unlock_ResourceNobodyLocked_LockDoesNotExist(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        var (dapr, resource) = (await setup.SingleClientAsync(), setup.Resource);
 
         Assert.Equal(LockStatus.LockDoesNotExist, (await dapr.Unlock(Store, resource, "owner-a")).status);
 
@@ -72,9 +87,8 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task Expiry_FreesTheLock_ForAnotherOwner(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        var dapr = cluster.Client(await cluster.SingleSidecarAsync("orders"));
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        var (dapr, resource) = (await setup.SingleClientAsync(), setup.Resource);
 
         // Three seconds: long enough that the second attempt comes before the expiry even on a loaded machine.
         Assert.True((await dapr.Lock(Store, resource, "owner-a", 3)).Success);
@@ -91,9 +105,9 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task Http_LockAndUnlock_DaprdsJson_StatusAsNumber(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        using var http = new HttpClient { BaseAddress = new Uri((await cluster.SingleSidecarAsync("orders")).Http) };
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        using var http = new HttpClient { BaseAddress = new Uri((await setup.SingleSidecarAsync()).Http) };
+        var resource = setup.Resource;
 
         async Task<(HttpStatusCode Status, string Body)> Post(string path, object body)
         {
@@ -129,10 +143,10 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis, "unlock", Store, "{\"resourceId\":\"R\",\"lockOwner\":\"\"}", 400, "ERR_MALFORMED_REQUEST")]
     public async Task Http_BadRequest_DaprdsErrorCode_AndNothingLocked(Backend backend, string op, string store, string bodyTemplate, int status, string errorCode)
     {
-        await using var cluster = NewCluster(backend);
-        var sidecar = await cluster.StartSidecarAsync("orders");
+        await using var setup = NewSetup(backend);
+        var sidecar = await setup.Cluster.StartSidecarAsync("orders");
         using var http = new HttpClient { BaseAddress = new Uri(sidecar.HttpEndpoint) };
-        var resource = NewResource();
+        var resource = setup.Resource;
 
         var response = await http.PostAsync($"/v1.0-alpha1/{op}/{store}", new StringContent(bodyTemplate.Replace("\"R", $"\"{resource}", StringComparison.Ordinal)));
 
@@ -144,7 +158,7 @@ public sealed class LockTests(RedisServer redis)
             Assert.DoesNotContain(LockKeys(), k => k.ToString().Contains(resource, StringComparison.Ordinal));
         }
 
-        var dapr = cluster.Client(sidecar);
+        var dapr = setup.Cluster.Client(sidecar);
         Assert.True((await dapr.Lock(Store, resource, "someone-else", 60)).Success);
     }
 
@@ -153,12 +167,11 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task Grpc_BadRequest_InvalidArgument_AndNothingLocked(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        var endpoints = await cluster.SingleSidecarAsync("orders");
+        await using var setup = NewSetup(backend);
+        var endpoints = await setup.SingleSidecarAsync();
         using var channel = GrpcChannel.ForAddress(endpoints.Grpc);
         var raw = new Proto.Dapr.DaprClient(channel);
-        var dapr = cluster.Client(endpoints);
-        var resource = NewResource();
+        var (dapr, resource) = (setup.Cluster.Client(endpoints), setup.Resource);
 
         // The SDK checks these arguments itself, so they go over raw gRPC as another client would send them.
         var bad = new (Proto.TryLockRequest Request, string Message)[]
@@ -221,9 +234,8 @@ public sealed class LockTests(RedisServer redis)
     [InlineData("Shared", "lock||shared||")]
     public async Task Redis_Layout_IsContribsStringKeyHoldingTheOwner_WithDaprdsKeyPrefix(string keyPrefix, string expectedPrefix)
     {
-        await using var cluster = NewCluster(Backend.Redis, keyPrefix);
-        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
-        var resource = NewResource();
+        await using var setup = NewSetup(Backend.Redis, keyPrefix);
+        var (dapr, resource) = (await setup.ReplicaClientAsync(), setup.Resource);
         var key = expectedPrefix + resource;
 
         Assert.True((await dapr.Lock(Store, resource, "owner-a", 30)).Success);
@@ -248,10 +260,8 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task TwoReplicasOfAnApp_ShareTheLock(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        var one = cluster.Client(await cluster.StartSidecarAsync("orders"));
-        var two = cluster.Client(await cluster.StartSidecarAsync("orders"));
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        var (one, two, resource) = (await setup.ReplicaClientAsync(), await setup.ReplicaClientAsync(), setup.Resource);
 
         Assert.True((await one.Lock(Store, resource, "replica-1", 60)).Success);
         Assert.False((await two.Lock(Store, resource, "replica-2", 60)).Success);
@@ -264,9 +274,9 @@ public sealed class LockTests(RedisServer redis)
     [InlineData(Backend.Redis)]
     public async Task ManyOwnersAtOnce_OnTwoReplicas_ExactlyOneGetsTheLock(Backend backend)
     {
-        await using var cluster = NewCluster(backend);
-        DaprClient[] replicas = [cluster.Client(await cluster.StartSidecarAsync("orders")), cluster.Client(await cluster.StartSidecarAsync("orders"))];
-        var resource = NewResource();
+        await using var setup = NewSetup(backend);
+        DaprClient[] replicas = [await setup.ReplicaClientAsync(), await setup.ReplicaClientAsync()];
+        var resource = setup.Resource;
 
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i => (Owner: $"owner-{i}", (await replicas[i % 2].Lock(Store, resource, $"owner-{i}", 60)).Success)));
 

@@ -111,24 +111,7 @@ public sealed class ResourceLoaderTests : IDisposable
     {
         File.WriteAllText(Path.Combine(_dir, "secrets.json"), secrets);
         File.WriteAllText(Path.Combine(_dir, "secretstore.yaml"), Yaml.Component("localsecrets", "secretstores.local.file", ("secretsFile", Path.Combine(_dir, "secrets.json"))));
-        return $"""
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: statestore
-            spec:
-              type: state.redis
-              version: v1
-              metadata:
-                - name: redisHost
-                  value: localhost:6379
-                - name: redisPassword
-                  secretKeyRef:
-                    name: {secretName}
-                    key: {secretName}
-            auth:
-              secretStore: localsecrets
-            """;
+        return Yaml.ComponentWithSecrets("statestore", "state.redis", "localsecrets", [("redisHost", "localhost:6379")], ("redisPassword", secretName, secretName));
     }
 
     [Fact]

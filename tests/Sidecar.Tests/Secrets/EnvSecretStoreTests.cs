@@ -162,23 +162,8 @@ public sealed class EnvSecretStoreTests : IDisposable
         try
         {
             File.WriteAllText(Path.Combine(dir, "env.yaml"), Yaml.Component("env", "secretstores.local.env", ("prefix", _prefix)));
-            File.WriteAllText(Path.Combine(dir, "state.yaml"), """
-                apiVersion: dapr.io/v1alpha1
-                kind: Component
-                metadata:
-                  name: statestore
-                spec:
-                  type: state.redis
-                  version: v1
-                  metadata:
-                    - name: redisHost
-                      value: localhost:6379
-                    - name: redisPassword
-                      secretKeyRef:
-                        name: REDIS_PASSWORD
-                auth:
-                  secretStore: env
-                """);
+            File.WriteAllText(Path.Combine(dir, "state.yaml"),
+                Yaml.ComponentWithSecrets("statestore", "state.redis", "env", [("redisHost", "localhost:6379")], ("redisPassword", "REDIS_PASSWORD", null)));
 
             var state = ResourceLoader.Load([dir], "orders").Components.Single(c => c.Name == "statestore");
 
