@@ -353,10 +353,11 @@ export class Harness {
 
   /**
    * Starts an app: a DaprServer on a free port (routes registered by `setup(server)`) and its sidecar with
-   * --app-port (and --app-protocol grpc for `protocol: GRPC`). Resolves once the sidecar reports healthy, i.e. it has read /dapr/subscribe and its
+   * --app-port (and --app-protocol grpc for `protocol: GRPC`); the server's own client (what its actors use) speaks
+   * `clientProtocol`, by default the app's protocol. Resolves once the sidecar reports healthy, i.e. it has read /dapr/subscribe and its
    * subscriptions are running.
    */
-  async startApp({ appId, resources, setup, extraArgs = [], protocol = CommunicationProtocolEnum.HTTP }) {
+  async startApp({ appId, resources, setup, extraArgs = [], protocol = CommunicationProtocolEnum.HTTP, clientProtocol = protocol }) {
     const appPort = await freePort();
     // A gRPC DaprServer serves AppCallback: its sidecar runs with --app-protocol grpc, and the server's own client uses gRPC.
     const grpc = protocol === CommunicationProtocolEnum.GRPC;
@@ -367,8 +368,8 @@ export class Harness {
       communicationProtocol: protocol,
       clientOptions: {
         daprHost: "127.0.0.1",
-        daprPort: String(grpc ? sidecar.grpcPort : sidecar.httpPort),
-        communicationProtocol: protocol,
+        daprPort: String(clientProtocol === CommunicationProtocolEnum.GRPC ? sidecar.grpcPort : sidecar.httpPort),
+        communicationProtocol: clientProtocol,
         logger: quietLogger,
       },
       logger: quietLogger,
