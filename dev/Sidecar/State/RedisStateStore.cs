@@ -54,10 +54,13 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
 
     private IDatabase Db => redis.GetDatabase(database);
 
+    // The hash and its TTL in one round trip (issue 14: a read was HGETALL, then PTTL).
+    private const string GetScript = "return {redis.call('HGETALL', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+
     public async Task<StateItem?> GetAsync(string key, CancellationToken ct)
     {
-        var db = Db;
-        var fields = await db.HashGetAllAsync(key);
+        var result = (RedisResult[])(await Db.ScriptEvaluateAsync(GetScript, [key]))!;
+        var fields = (RedisResult[])result[0]!;
         if (fields.Length == 0)
         {
             return null;
@@ -65,20 +68,21 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
 
         byte[]? data = null;
         string? version = null;
-        foreach (var f in fields)
+        for (var i = 0; i + 1 < fields.Length; i += 2)
         {
-            if (f.Name == "data")
+            var name = (string?)fields[i];
+            if (name == "data")
             {
-                data = f.Value;
+                data = (byte[]?)fields[i + 1];
             }
-            else if (f.Name == "version")
+            else if (name == "version")
             {
-                version = f.Value;
+                version = (string?)fields[i + 1];
             }
         }
 
-        var ttl = await db.KeyTimeToLiveAsync(key);
-        return new StateItem(data ?? [], version ?? "", ttl is { } t ? DateTimeOffset.UtcNow + t : null);
+        var ttlMs = (long)result[1];
+        return new StateItem(data ?? [], version ?? "", ttlMs > 0 ? DateTimeOffset.UtcNow.AddMilliseconds(ttlMs) : null);
     }
 
     public async Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
