@@ -21,14 +21,34 @@ public sealed record ReminderRecord(
     [property: JsonPropertyName("lastFiredAt")] DateTimeOffset? LastFiredAt);
 
 /// <summary>
-/// Persistent actor reminders. They live in the actor state store (the component with <c>actorStateStore: "true"</c>),
-/// one key per hosting app and actor type, <c>{appId}||__reminders||{actorType}</c>, holding a JSON array of
-/// <see cref="ReminderRecord"/> (registration strings, registration time, firings so far, last firing). The key has
-/// three parts, so it cannot collide with actor state keys (<c>{appId}||{type}||{id}||{key}</c>). Writes are
-/// read-modify-write guarded by the store's ETag, so replicas sharing a store (Redis) do not lose each other's
-/// changes. Each sidecar runs the reminders of the actors it owns by placement; it reloads the keys of its types
-/// when the set of hosts changes and every few seconds, so reminders move with their actors and survive restarts.
-/// (daprd before 1.15 kept them in the state store too, under <c>actors||{type}</c>; since 1.15 the Scheduler holds them.)
+/// Persistent actor reminders, in the actor state store (the component with <c>actorStateStore: "true"</c>).
+/// <para>
+/// Layout: the reminders of an actor type are spread over <see cref="DefaultPartitions"/> (64) partition keys,
+/// <c>{appId}||__reminders-{n}||{actorType}</c> with <c>n</c> = FNV-1a (32 bit) of the actor id modulo the partition
+/// count, each holding a JSON array of <see cref="ReminderRecord"/> (registration strings, registration time, firings
+/// so far, last firing). All reminders of one actor share a partition. The keys have three parts, so they cannot collide
+/// with actor state keys (<c>{appId}||{type}||{id}||{key}</c>). This follows daprd before 1.15 (dapr/dapr
+/// <c>pkg/actors/reminders/actor_metadata.go</c> <c>calculateReminderPartition</c> and <c>statestore.go</c>): with
+/// <c>remindersStoragePartitions</c> it kept <c>actors||{type}||metadata</c> (partition count and a metadata id) and
+/// the partitions <c>actors||{type}||{metadataId}||reminders||{1..n}</c>, the partition being FNV-1a of actor id and
+/// reminder name; without it, one key <c>actors||{type}</c>. Here the count is fixed, so no metadata key is needed.
+/// </para>
+/// <para>
+/// Writes: each partition has its own in-process gate and a cache of its list and ETag, filled by the first read. A
+/// change writes the whole partition once, guarded by the cached ETag (first-write); only when another writer came
+/// first (ETag mismatch) is the partition read again and the change retried. So a change is one store round trip
+/// when the cache is warm, and changes of actors in different partitions never wait for each other. A partition key
+/// is created by a first-write without ETag (which fails if someone else created it first, and marks the key on
+/// Redis) and is never deleted: an emptied partition is written as <c>[]</c>. That matters on <c>state.redis</c>,
+/// where an ETag on a missing key writes: a replica holding a stale ETag of a deleted key would otherwise bring
+/// back what another replica removed.
+/// </para>
+/// <para>
+/// Each sidecar runs the reminders of the actors it owns by placement; it reloads all partitions of its types
+/// (concurrently) when the set of hosts changes and every few seconds, so reminders move with their actors and survive
+/// restarts. Reminders an older sidecar kept under the single key <c>{appId}||__reminders||{actorType}</c> are moved
+/// into their partitions (and that key deleted, ETag-guarded) before this sidecar first touches the type's reminders.
+/// </para>
 /// </summary>
 internal sealed class ActorReminders(
     string appId,
@@ -36,15 +56,38 @@ internal sealed class ActorReminders(
     Func<string, string, bool> owns,
     Func<string, ReminderRecord, CancellationToken, Task<bool>> fire,
     ILogger logger,
-    TimeProvider time) : IAsyncDisposable
+    TimeProvider time,
+    int partitions = ActorReminders.DefaultPartitions) : IAsyncDisposable
 {
+    /// <summary>How many partition keys one actor type's reminders are spread over.</summary>
+    public const int DefaultPartitions = 64;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 
     private readonly ConcurrentDictionary<string, Scheduled> _scheduled = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, SemaphoreSlim> _gates = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Type, int Partition), Partition> _partitions = new();
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _migrations = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
 
-    public string StoreKey(string type) => $"{appId}||__reminders||{type}";
+    /// <summary>The single key older sidecars kept all reminders of a type under; read once per type and emptied.</summary>
+    public string LegacyStoreKey(string type) => $"{appId}||__reminders||{type}";
+
+    /// <summary>The store key of one partition of a type's reminders.</summary>
+    public string StoreKey(string type, int partition) => $"{appId}||__reminders-{partition}||{type}";
+
+    /// <summary>The partition of an actor's reminders: FNV-1a (32 bit) of the actor id's UTF-8 bytes, modulo the count.</summary>
+    public int PartitionOf(string actorId)
+    {
+        var h = 2166136261u;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(actorId))
+        {
+            h = unchecked((h ^ b) * 16777619u);
+        }
+
+        return (int)(h % (uint)partitions);
+    }
+
+    public int PartitionCount => partitions;
 
     public int ScheduledCount => _scheduled.Count;
 
@@ -61,7 +104,7 @@ internal sealed class ActorReminders(
             throw ActorErrors.ReminderCreate(e.Message); // daprd: a schedule it cannot use is ERR_ACTOR_REMINDER_CREATE (500)
         }
 
-        await MutateAsync(type, list =>
+        await MutateAsync(type, PartitionOf(id), list =>
         {
             list.RemoveAll(r => r.ActorId == id && r.Name == name);
             list.Add(record);
@@ -69,12 +112,17 @@ internal sealed class ActorReminders(
         }, () => Schedule(type, record), ct);
     }
 
-    public async Task<ReminderRecord?> GetAsync(string type, string id, string name, CancellationToken ct) =>
-        (await LoadAsync(type, ct)).FirstOrDefault(r => r.ActorId == id && r.Name == name);
+    /// <summary>Reads the reminder from the store (not the cache: another replica may have changed it).</summary>
+    public async Task<ReminderRecord?> GetAsync(string type, string id, string name, CancellationToken ct)
+    {
+        await MigrateOnceAsync(type, ct);
+        var s = store() ?? throw ActorErrors.RuntimeNotFound();
+        return Decode(await s.GetAsync(StoreKey(type, PartitionOf(id)), ct)).FirstOrDefault(r => r.ActorId == id && r.Name == name);
+    }
 
     public async Task<bool> DeleteAsync(string type, string id, string name, CancellationToken ct)
     {
-        return await MutateAsync(type, list => list.RemoveAll(r => r.ActorId == id && r.Name == name) > 0, () =>
+        return await MutateAsync(type, PartitionOf(id), list => list.RemoveAll(r => r.ActorId == id && r.Name == name) > 0, () =>
         {
             if (_scheduled.TryRemove(Key(type, id, name), out var s))
             {
@@ -93,58 +141,120 @@ internal sealed class ActorReminders(
 
         foreach (var type in types)
         {
-            // Under the type's gate, so a registration or deletion cannot slip between reading the list and acting on it.
-            var gate = Gate(type);
-            await gate.WaitAsync(ct);
             try
             {
-                await ReconcileTypeAsync(type, ct);
+                await MigrateOnceAsync(type, ct);
+
+                // All partitions at once (the Redis connection pipelines the reads): the bulk get daprd did.
+                await Task.WhenAll(Enumerable.Range(0, partitions).Select(p => ReconcilePartitionAsync(type, p, ct)));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 logger.LogWarning("Could not load the reminders of actor type {Type}: {Error}", type, e.Message);
             }
-            finally
-            {
-                gate.Release();
-            }
         }
     }
 
-    private async Task ReconcileTypeAsync(string type, CancellationToken ct)
+    private async Task ReconcilePartitionAsync(string type, int partition, CancellationToken ct)
     {
-        var list = await LoadAsync(type, ct);
-
-        var wanted = new Dictionary<string, ReminderRecord>(StringComparer.Ordinal);
-        foreach (var r in list)
+        // Under the partition's gate, so a registration or deletion cannot slip between reading the list and acting on it.
+        var part = Part(type, partition);
+        await part.Gate.WaitAsync(ct);
+        try
         {
-            if (owns(type, r.ActorId))
+            await part.LoadAsync(Store(), StoreKey(type, partition), ct);
+            var wanted = new Dictionary<string, ReminderRecord>(StringComparer.Ordinal);
+            foreach (var r in part.Items)
             {
-                wanted[Key(type, r.ActorId, r.Name)] = r;
+                if (owns(type, r.ActorId))
+                {
+                    wanted[Key(type, r.ActorId, r.Name)] = r;
+                }
+            }
+
+            foreach (var (key, s) in _scheduled)
+            {
+                if (s.Type == type && s.Partition == partition && (!wanted.TryGetValue(key, out var w) || w.Uid != s.Record.Uid)
+                    && _scheduled.TryRemove(KeyValuePair.Create(key, s)))
+                {
+                    s.Stop();
+                }
+            }
+
+            foreach (var (key, r) in wanted)
+            {
+                if (!_scheduled.TryGetValue(key, out var s) || s.Record.Uid != r.Uid)
+                {
+                    Schedule(type, r);
+                }
             }
         }
-
-        foreach (var (key, s) in _scheduled)
+        finally
         {
-            if (s.Type == type && (!wanted.TryGetValue(key, out var w) || w.Uid != s.Record.Uid) && _scheduled.TryRemove(KeyValuePair.Create(key, s)))
-            {
-                s.Stop();
-            }
+            part.Gate.Release();
+        }
+    }
+
+    /// <summary>Moves reminders from the single key of older sidecars into the partitions, once per type and sidecar.</summary>
+    private Task MigrateOnceAsync(string type, CancellationToken ct)
+    {
+        var lazy = _migrations.GetOrAdd(type, t => new Lazy<Task>(() => MigrateAsync(t, _stopping.Token)));
+        var task = lazy.Value;
+        if (task.IsFaulted || task.IsCanceled)
+        {
+            // Try again on the next call (the store may be back).
+            _migrations.TryRemove(KeyValuePair.Create(type, lazy));
         }
 
-        foreach (var (key, r) in wanted)
+        return task.WaitAsync(ct);
+    }
+
+    private async Task MigrateAsync(string type, CancellationToken ct)
+    {
+        var s = Store();
+        var legacyKey = LegacyStoreKey(type);
+        var item = await s.GetAsync(legacyKey, ct);
+        if (item is null)
         {
-            if (!_scheduled.TryGetValue(key, out var s) || s.Record.Uid != r.Uid)
+            return;
+        }
+
+        var old = Decode(item);
+        foreach (var group in old.GroupBy(r => PartitionOf(r.ActorId)))
+        {
+            // A reminder already in its partition was registered (or deleted and registered) since: it is newer.
+            await MutateCoreAsync(type, group.Key, list =>
             {
-                Schedule(type, r);
-            }
+                var added = false;
+                foreach (var r in group)
+                {
+                    if (!list.Exists(x => x.ActorId == r.ActorId && x.Name == r.Name))
+                    {
+                        list.Add(r);
+                        added = true;
+                    }
+                }
+
+                return added;
+            }, null, ct);
+        }
+
+        try
+        {
+            await s.ApplyAsync([new Delete(legacyKey, item.ETag, Concurrency.FirstWrite)], ct);
+            logger.LogInformation("Moved {Count} reminders of actor type {Type} from {Key} into partitions", old.Count, type, legacyKey);
+        }
+        catch (ETagMismatchException)
+        {
+            // An older sidecar still writes the key: move what it holds on the next start (stale copies stay skipped).
+            logger.LogWarning("The reminders under {Key} changed while being moved; they are moved again on the next start", legacyKey);
         }
     }
 
     private void Schedule(string type, ReminderRecord record)
     {
         var key = Key(type, record.ActorId, record.Name);
-        var s = new Scheduled(type, record, CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
+        var s = new Scheduled(type, PartitionOf(record.ActorId), record, CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token));
         if (_scheduled.TryRemove(key, out var old))
         {
             old.Stop();
@@ -202,7 +312,7 @@ internal sealed class ActorReminders(
 
                 var fired = s.Fired;
                 var last = s.LastFiredAt;
-                var kept = await MutateAsync(s.Type, list =>
+                var kept = await MutateAsync(s.Type, s.Partition, list =>
                 {
                     var i = list.FindIndex(x => x.ActorId == r.ActorId && x.Name == r.Name && x.Uid == r.Uid);
                     if (i < 0)
@@ -234,7 +344,7 @@ internal sealed class ActorReminders(
     }
 
     private Task RemoveAsync(Scheduled s, CancellationToken ct) =>
-        MutateAsync(s.Type, list => list.RemoveAll(x => x.ActorId == s.Record.ActorId && x.Name == s.Record.Name && x.Uid == s.Record.Uid) > 0, null, ct);
+        MutateAsync(s.Type, s.Partition, list => list.RemoveAll(x => x.ActorId == s.Record.ActorId && x.Name == s.Record.Name && x.Uid == s.Record.Uid) > 0, null, ct);
 
     internal static async Task DelayUntilAsync(DateTimeOffset at, TimeProvider time, CancellationToken ct)
     {
@@ -250,62 +360,94 @@ internal sealed class ActorReminders(
         }
     }
 
-    private async Task<List<ReminderRecord>> LoadAsync(string type, CancellationToken ct)
+    private IStateStore Store() => store() ?? throw ActorErrors.RuntimeNotFound();
+
+    private Partition Part(string type, int partition) => _partitions.GetOrAdd((type, partition), _ => new Partition());
+
+    private async Task<bool> MutateAsync(string type, int partition, Func<List<ReminderRecord>, bool> change, Action? after, CancellationToken ct)
     {
-        var s = store() ?? throw ActorErrors.RuntimeNotFound();
-        return Decode(await s.GetAsync(StoreKey(type), ct));
+        await MigrateOnceAsync(type, ct);
+        return await MutateCoreAsync(type, partition, change, after, ct);
     }
 
-    private SemaphoreSlim Gate(string type) => _gates.GetOrAdd(type, _ => new SemaphoreSlim(1, 1));
-
     /// <summary>
-    /// Read, change, write back if the ETag still matches; start over when another writer came first. Then runs
-    /// <paramref name="after"/> (adjusting the local schedule) still under the type's gate. False when nothing changed.
+    /// Changes a copy of the partition's cached list and writes it back with the cached ETag: one store call when the
+    /// cache is warm. On an ETag mismatch (another replica wrote the partition) it reads the partition and tries again;
+    /// when the cached list needs no change it is read again too before answering "nothing changed".
+    /// Then runs <paramref name="after"/> (adjusting the local schedule) still under the partition's gate. False when
+    /// nothing changed.
     /// </summary>
-    private async Task<bool> MutateAsync(string type, Func<List<ReminderRecord>, bool> change, Action? after, CancellationToken ct)
+    private async Task<bool> MutateCoreAsync(string type, int partition, Func<List<ReminderRecord>, bool> change, Action? after, CancellationToken ct)
     {
-        var s = store() ?? throw ActorErrors.RuntimeNotFound();
-        var gate = Gate(type);
-        await gate.WaitAsync(ct);
+        var s = Store();
+        var key = StoreKey(type, partition);
+        var part = Part(type, partition);
+        await part.Gate.WaitAsync(ct);
         try
         {
-            var key = StoreKey(type);
             for (var attempt = 0; attempt < 100; attempt++)
             {
-                var item = await s.GetAsync(key, ct);
-                var list = Decode(item);
+                var fresh = !part.Loaded;
+                if (fresh)
+                {
+                    await part.LoadAsync(s, key, ct);
+                }
+
+                var list = new List<ReminderRecord>(part.Items);
                 if (!change(list))
                 {
+                    if (!fresh)
+                    {
+                        // Nothing to change in the cached list, but another replica may have written the partition
+                        // since: only a fresh read can say "not there" (a write would have had its ETag checked).
+                        part.Loaded = false;
+                        continue;
+                    }
+
                     after?.Invoke();
                     return false;
                 }
 
-                if (list.Count == 0 && item is null)
+                if (list.Count == 0 && part.ETag is null)
                 {
+                    part.Items = list;
                     after?.Invoke();
                     return true;
                 }
 
-                StateOperation op = list.Count == 0
-                    ? new Delete(key, item!.ETag, Concurrency.FirstWrite)
-                    : new Upsert(key, JsonSerializer.SerializeToUtf8Bytes(list, Json), item?.ETag, Concurrency.FirstWrite, null);
+                // No ETag: the key does not exist (as far as we know); first-write creates it, or fails if another
+                // replica created it meanwhile. With an ETag: it must still match. The key is never deleted (see above).
+                var op = new Upsert(key, JsonSerializer.SerializeToUtf8Bytes(list, Json), part.ETag, Concurrency.FirstWrite, null);
                 try
                 {
-                    await s.ApplyAsync([op], ct);
+                    var etags = await s.ApplyReturningETagsAsync([op], ct);
+                    part.Items = list;
+                    part.ETag = etags[0];
+                    part.Loaded = etags[0] is not null; // a store that cannot tell the new ETag is read again next time
                     after?.Invoke();
                     return true;
                 }
                 catch (ETagMismatchException)
                 {
-                    await Task.Delay(Random.Shared.Next(2, 20), ct);
+                    part.Loaded = false;
+                    if (attempt > 0)
+                    {
+                        await Task.Delay(Random.Shared.Next(2, 20), ct);
+                    }
                 }
             }
 
             throw ActorErrors.ReminderCreate($"the reminders of actor type {type} kept changing underneath (ETag conflicts)");
         }
+        catch
+        {
+            // A failed or cancelled write may or may not have landed: read the partition again next time.
+            part.Loaded = false;
+            throw;
+        }
         finally
         {
-            gate.Release();
+            part.Gate.Release();
         }
     }
 
@@ -330,9 +472,32 @@ internal sealed class ActorReminders(
         _stopping.Dispose();
     }
 
-    private sealed class Scheduled(string type, ReminderRecord record, CancellationTokenSource stop)
+    /// <summary>One partition's gate and its cached list and ETag (null ETag: the key does not exist).</summary>
+    private sealed class Partition
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+
+        public bool Loaded { get; set; }
+
+        public List<ReminderRecord> Items { get; set; } = [];
+
+        public string? ETag { get; set; }
+
+        public async Task LoadAsync(IStateStore s, string key, CancellationToken ct)
+        {
+            Loaded = false;
+            var item = await s.GetAsync(key, ct);
+            Items = Decode(item);
+            ETag = item?.ETag;
+            Loaded = true;
+        }
+    }
+
+    private sealed class Scheduled(string type, int partition, ReminderRecord record, CancellationTokenSource stop)
     {
         public string Type { get; } = type;
+
+        public int Partition { get; } = partition;
 
         public ReminderRecord Record { get; } = record;
 

@@ -21,8 +21,11 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
     }
 
-    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
+
+    public Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
     {
+        var etags = new string?[operations.Count];
         lock (_gate)
         {
             foreach (var op in operations)
@@ -41,13 +44,15 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
             }
 
             var now = time.GetUtcNow();
-            foreach (var op in operations)
+            for (var i = 0; i < operations.Count; i++)
             {
+                var op = operations[i];
                 if (op is Upsert u)
                 {
                     var keep = u.TtlSeconds is null ? Live(u.Key)?.ExpiresAt : null;
                     var expires = u.TtlSeconds is > 0 ? now.AddSeconds(u.TtlSeconds.Value) : keep;
-                    _items[u.Key] = new Entry(u.Value.ToArray(), Guid.NewGuid().ToString(), expires);
+                    etags[i] = Guid.NewGuid().ToString();
+                    _items[u.Key] = new Entry(u.Value.ToArray(), etags[i]!, expires);
                 }
                 else
                 {
@@ -56,7 +61,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
             }
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult<IReadOnlyList<string?>>(etags);
     }
 
     private Entry? Live(string key)

@@ -22,7 +22,7 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
 {
     // ARGV layout per operation (5 values): kind ("u"/"d"), etag ("0" = none, as contrib sends it), firstWrite
     // ("1"/"0"), data, ttl ("" = keep). Phase 1 checks every ETag; phase 2 writes. A failed check returns the
-    // index of the operation.
+    // index of the operation; success returns each key's new version (0 for a delete).
     private const string Script = """
         local n = #KEYS
         for i = 1, n do
@@ -34,12 +34,13 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
             if ARGV[base + 1] == 'u' and redis.call('HEXISTS', KEYS[i], 'first-write') == 1 then return {'mismatch', i} end
           end
         end
+        local versions = {'ok', 0}
         for i = 1, n do
           local base = (i - 1) * 5
           if ARGV[base + 1] == 'u' then
             redis.call('HSET', KEYS[i], 'data', ARGV[base + 4])
             if ARGV[base + 3] == '1' then redis.call('HSET', KEYS[i], 'first-write', 0) end
-            redis.call('HINCRBY', KEYS[i], 'version', 1)
+            versions[i + 2] = redis.call('HINCRBY', KEYS[i], 'version', 1)
             local ttl = ARGV[base + 5]
             if ttl ~= '' then
               local t = tonumber(ttl)
@@ -47,9 +48,10 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
             end
           else
             redis.call('DEL', KEYS[i])
+            versions[i + 2] = 0
           end
         end
-        return {'ok', 0}
+        return versions
         """;
 
     private IDatabase Db => redis.GetDatabase(database);
@@ -85,7 +87,9 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
         return new StateItem(data ?? [], version ?? "", ttlMs > 0 ? DateTimeOffset.UtcNow.AddMilliseconds(ttlMs) : null);
     }
 
-    public async Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
+
+    public async Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
     {
         var keys = new RedisKey[operations.Count];
         var args = new RedisValue[operations.Count * 5];
@@ -125,6 +129,14 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
         {
             throw new ETagMismatchException(operations[(int)result[1] - 1].Key);
         }
+
+        var etags = new string?[operations.Count];
+        for (var i = 0; i < operations.Count; i++)
+        {
+            etags[i] = operations[i] is Upsert ? ((long)result[i + 2]).ToString(CultureInfo.InvariantCulture) : null;
+        }
+
+        return etags;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -43,4 +43,14 @@ public interface IStateStore : IAsyncDisposable
 
     /// <summary>Applies all operations or none; throws <see cref="ETagMismatchException"/> or <see cref="ETagInvalidException"/>.</summary>
     Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct);
+
+    /// <summary>
+    /// As <see cref="ApplyAsync"/>, and returns the ETag each operation left (an upsert's new ETag; null for a delete,
+    /// or where the store cannot tell), so a caller can write the same key again without reading it first.
+    /// </summary>
+    async Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    {
+        await ApplyAsync(operations, ct);
+        return new string?[operations.Count];
+    }
 }
