@@ -12,6 +12,7 @@ var rebuildAccounts = quick ? 20 : 100;
 const int EventsPerAccount = 1_000;
 const int Clients = 32;
 
+var loadAtStart = Workloads.LoadAverage();
 var clock = Stopwatch.StartNew();
 void Progress(string what) => Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1}s] {what}");
 var report = new List<(string Figure, string Value, string Baseline, string Ratio)>();
@@ -22,15 +23,23 @@ await using (var platform = await PlatformUnderTest.StartAsync(new PlatformOptio
     var bench = new Workloads(platform, Clients);
     await bench.OpenAccountsAsync(100);
 
+    // 0. Warm-up, not measured: the command mix once, and each baseline once.
+    Progress($"warm-up: {commands / 3} commands and both baselines, not measured");
+    await bench.WarmUpAsync(commands / 3);
+    await bench.RawInvokeAsync(commands / 3);
+    await bench.RawStateAndPublishAsync(commands / 3);
+
     // 1. Commands/s, against what the same sidecar does per second with no business logic behind it.
     Progress("baseline: invocation of /alive through the sidecar");
     var invoke = await bench.RawInvokeAsync(commands);
     Progress("baseline: a state write + a publish through the sidecar");
     var statePublish = await bench.RawStateAndPublishAsync(commands);
     Progress($"{commands} ledger commands from {Clients} clients, with the lag probe");
-    var (run, lag, lagObserver) = await bench.CommandsWithLagProbeAsync(commands);
+    var (run, lag, lagObserver, deposits) = await bench.CommandsWithLagProbeAsync(commands);
     report.Add(("ledger commands/s (32 clients)", $"{run.PerSecond:F0}", $"invoke /alive {invoke.PerSecond:F0}/s", $"{run.PerSecond / invoke.PerSecond:F3}"));
     report.Add(("", "", $"state write + publish {statePublish.PerSecond:F0}/s", $"{run.PerSecond / statePublish.PerSecond:F3}"));
+    report.Add(("deposit latency p50 (32 clients)", $"{Stats.Percentile(deposits, 50):F1} ms", $"state write + publish p50 {Stats.Percentile(statePublish.LatencyMs, 50):F1} ms", $"{Stats.Percentile(deposits, 50) / Stats.Percentile(statePublish.LatencyMs, 50):F1}"));
+    report.Add(("deposit latency p99", $"{Stats.Percentile(deposits, 99):F1} ms", $"state write + publish p99 {Stats.Percentile(statePublish.LatencyMs, 99):F1} ms", $"{Stats.Percentile(deposits, 99) / Stats.Percentile(statePublish.LatencyMs, 99):F1}"));
     report.Add(("projection lag p50 (occurredAt → visible in Balances)", $"{Stats.Percentile(lag, 50):F0} ms", $"raw delivery to a subscriber {Stats.Percentile(lagObserver, 50):F0} ms", $"{Stats.Percentile(lag, 50) / Math.Max(1, Stats.Percentile(lagObserver, 50)):F1}"));
     report.Add(("projection lag p99", $"{Stats.Percentile(lag, 99):F0} ms", $"raw delivery to a subscriber {Stats.Percentile(lagObserver, 99):F0} ms", $"{Stats.Percentile(lag, 99) / Math.Max(1, Stats.Percentile(lagObserver, 99)):F1}"));
     report.Add(("  (lag samples)", $"{lag.Count}", "", ""));
@@ -60,7 +69,7 @@ await using (var platform = await PlatformUnderTest.StartAsync(new PlatformOptio
 var command = "dotnet run -c Release --project bench/Ledger.Bench" + (args.Length > 0 ? " -- " + string.Join(' ', args) : "");
 Console.WriteLine();
 Console.WriteLine($"Ledger.Bench — {command}");
-Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {Workloads.LoadAverage()}, {Repo.Configuration} build, {clock.Elapsed.TotalSeconds:F0} s in all");
+Console.WriteLine($"machine: {Environment.ProcessorCount} cores, load average {loadAtStart} at start, {Workloads.LoadAverage()} at end, {Repo.Configuration} build, {clock.Elapsed.TotalSeconds:F0} s in all");
 var widths = new[] { report.Max(r => r.Figure.Length), report.Max(r => r.Value.Length), report.Max(r => r.Baseline.Length) };
 Console.WriteLine($"{"figure".PadRight(widths[0])}  {"value".PadRight(widths[1])}  {"baseline (same run)".PadRight(widths[2])}  ratio");
 foreach (var (figure, value, baseline, ratio) in report)

@@ -6,7 +6,7 @@ using Platform.EndToEnd.Tests.Infrastructure;
 
 namespace Platform.Ledger.Bench;
 
-public sealed record Rate(int Count, TimeSpan Elapsed, int Errors)
+public sealed record Rate(int Count, TimeSpan Elapsed, int Errors, IReadOnlyList<double> LatencyMs)
 {
     public double PerSecond => Count / Elapsed.TotalSeconds;
 }
@@ -34,6 +34,7 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
     private readonly HttpClient _sidecar = new() { BaseAddress = new Uri(platform.SidecarEndpoint + "/"), Timeout = TimeSpan.FromSeconds(60) };
     private List<string> _accounts = [];
     private int _references;
+    private ConcurrentBag<double> _depositMs = [];
 
     public static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
@@ -64,8 +65,9 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
     });
 
     /// <summary>The command mix of the end-to-end tests, plus a probe that measures how long its events take to show in Balances.</summary>
-    public async Task<(Rate Run, List<double> LagMs, List<double> ObserverLagMs)> CommandsWithLagProbeAsync(int n)
+    public async Task<(Rate Run, List<double> LagMs, List<double> ObserverLagMs, List<double> DepositMs)> CommandsWithLagProbeAsync(int n)
     {
+        _depositMs = [];
         var lag = new List<double>();
         var observerLag = new List<double>();
         using var stop = new CancellationTokenSource();
@@ -98,7 +100,7 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
         var run = await CommandsAsync(n);
         await stop.CancelAsync();
         await probe;
-        return (run, lag, observerLag);
+        return (run, lag, observerLag, [.. _depositMs]);
     }
 
     /// <summary>Kill Balances and stop the observer; run commands; bring each back alone and time how long it takes to catch up.</summary>
@@ -131,6 +133,9 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
         return all.Sum(a => a.GetProperty("sequence").GetInt64());
     }
 
+    /// <summary>The command mix, unmeasured: the JIT, connection pools and the sidecars' caches settle before anything counts.</summary>
+    public Task<Rate> WarmUpAsync(int n) => CommandsAsync(n);
+
     private Task<Rate> CommandsAsync(int n) => RunAsync(n, async i =>
     {
         var random = new Random(i);
@@ -138,6 +143,7 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
         var account = _accounts[index];
         var reference = $"cmd-{Interlocked.Increment(ref _references)}";
         var roll = random.Next(100);
+        var started = Stopwatch.GetTimestamp();
         using var response = roll < 35
             ? await _ledger.PostAsJsonAsync($"accounts/{account}/deposits", new { amount = random.Next(100, 30_000) / 100m, reference })
             : roll < 65
@@ -149,6 +155,11 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
                     amount = random.Next(100, 70_000) / 100m,
                     reference,
                 });
+        if (roll < 35)
+        {
+            _depositMs.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
         return response.IsSuccessStatusCode || response.StatusCode == System.Net.HttpStatusCode.Conflict;
     });
 
@@ -156,15 +167,19 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
     {
         var next = -1;
         var errors = 0;
+        var latencies = new ConcurrentBag<double>();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => Task.Run(async () =>
         {
             while (Interlocked.Increment(ref next) is var i && i < n)
             {
+                var started = Stopwatch.GetTimestamp();
                 if (!await operation(i))
                 {
                     Interlocked.Increment(ref errors);
                 }
+
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         })));
         if (errors > 0)
@@ -172,6 +187,6 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
             throw new InvalidOperationException($"{errors} of {n} operations failed");
         }
 
-        return new Rate(n, clock.Elapsed, errors);
+        return new Rate(n, clock.Elapsed, errors, [.. latencies]);
     }
 }
