@@ -52,4 +52,44 @@ public sealed class CatchUpTests(RedisServer redis)
         Assert.Equal(ids, handled.Keys.Order(StringComparer.Ordinal));
         await Poll.UntilAsync(async () => (await redis.Db.StreamPendingAsync(topic, "balances")).PendingMessageCount == 0, "every entry acknowledged", TimeSpan.FromSeconds(30));
     }
+
+    [Fact]
+    public async Task ReplicaJoins_EntriesHeldByLiveReplica_NotTakenBeforeProcessingTimeout()
+    {
+        await using var cluster = Cluster.Create(Backend.Redis, redis);
+
+        // Every replica reads with consumer name consumerID (as contrib does), so the pending list holds the live
+        // replica's entries under the same name: the newcomer's reclaim passes (one at start, then every 200 ms)
+        // must still leave them alone until they have been idle processingTimeout (30 s).
+        cluster.WriteComponent("pubsub.yaml", Yaml.Component("pubsub", "pubsub.redis",
+            ("redisHost", redis.Host), ("processingTimeout", "30s"), ("redeliverInterval", "200ms")));
+        var topic = $"held-{Guid.NewGuid():N}";
+        var release = new TaskCompletionSource();
+        var held = new ConcurrentDictionary<string, byte>();
+        var taken = new ConcurrentDictionary<string, byte>();
+        await cluster.StartAsync("billing", (web, _) => web.MapPost("/events", async (Placed e) =>
+        {
+            held[e.Id] = 0;
+            await release.Task;
+            return Results.Ok();
+        }).WithTopic("pubsub", topic));
+        var dapr = cluster.Client(await cluster.StartSidecarAsync("orders"));
+        var ids = Enumerable.Range(0, 5).Select(i => $"e{i}").ToArray();
+        foreach (var id in ids)
+        {
+            await dapr.PublishEventAsync("pubsub", topic, new Placed(id));
+        }
+
+        await Poll.UntilAsync(() => held.Count == ids.Length, "the first replica to hold every event");
+        await cluster.StartAsync("billing", (web, _) => web.MapPost("/events", (Placed e) =>
+        {
+            taken[e.Id] = 0;
+            return Results.Ok();
+        }).WithTopic("pubsub", topic), replicaName: "billing-2");
+
+        await Poll.StaysFalseAsync(() => !taken.IsEmpty, "the second replica to take entries the first still holds", TimeSpan.FromSeconds(3));
+        release.SetResult();
+        await Poll.UntilAsync(async () => (await redis.Db.StreamPendingAsync(topic, "billing")).PendingMessageCount == 0, "the first replica to acknowledge what it held");
+        Assert.Empty(taken);
+    }
 }
