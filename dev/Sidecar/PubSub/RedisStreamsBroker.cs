@@ -14,7 +14,9 @@ namespace Platform.Sidecar.PubSub;
 /// <c>metadata</c> (the publish metadata as JSON); a subscriber creates consumer group <c>consumerID</c> from id 0
 /// and reads with consumer name <c>consumerID</c> too, so all replicas of an app compete for messages and
 /// different apps each receive all of them. Unacknowledged entries idle longer than <c>processingTimeout</c>
-/// are claimed again every <c>redeliverInterval</c>, so a replica that dies mid-message loses nothing.
+/// are claimed again by a pass that starts every <c>redeliverInterval</c> and, as contrib's reclaim loop, goes on
+/// until none is left, at the speed the workers take them; so a replica that dies mid-message loses nothing, and a
+/// consumer back from an outage gets its backlog as fast as it takes it.
 /// </summary>
 /// <remarks>
 /// One deliberate difference: components-contrib ≥ 1.17 acknowledges an entry even when delivery failed
@@ -103,6 +105,10 @@ public sealed class RedisStreamsBroker : IBroker
         private readonly Channel<string> _acks = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
         private Task _ackLoop = Task.CompletedTask;
 
+        // Deliveries done (answered, dropped or dead-lettered) and failed, for the reclaim pass's brake.
+        private long _succeeded;
+        private long _failed;
+
         private IDatabase Db => owner._redis.GetDatabase(owner._database);
 
         public void Start()
@@ -169,34 +175,18 @@ public sealed class RedisStreamsBroker : IBroker
             }
         }
 
+        /// <summary>
+        /// Redelivers entries pending longer than <c>processingTimeout</c>: a pass right away (as contrib's
+        /// reclaimPendingMessagesLoop makes an initial reclaim call), then one every <c>redeliverInterval</c>.
+        /// </summary>
         private async Task ReclaimLoopAsync()
         {
             var ct = _stop.Token;
             while (!ct.IsCancellationRequested)
             {
-                await Delay(owner._redeliverInterval, ct);
                 try
                 {
-                    var idleMs = (long)owner._processingTimeout.TotalMilliseconds;
-                    var pending = await Db.StreamPendingMessagesAsync(topic, group, owner._queueDepth, RedisValue.Null);
-                    var stale = pending.Where(p => p.IdleTimeInMilliseconds >= idleMs && !_inFlight.ContainsKey(p.MessageId!)).Select(p => p.MessageId).ToArray();
-                    if (stale.Length == 0)
-                    {
-                        continue;
-                    }
-
-                    var claimed = await Db.StreamClaimAsync(topic, group, group, idleMs, stale);
-                    var present = new HashSet<string>(claimed.Where(c => !c.IsNull).Select(c => (string)c.Id!), StringComparer.Ordinal);
-                    foreach (var id in stale.Where(id => !present.Contains((string)id!)))
-                    {
-                        // The entry was trimmed from the stream: nothing left to deliver.
-                        await Db.StreamAcknowledgeAsync(topic, group, id);
-                    }
-
-                    foreach (var entry in claimed.Where(c => !c.IsNull))
-                    {
-                        await EnqueueAsync(ToMessage(entry.Id!, entry.Values.Select(v => (v.Name, v.Value))), ct);
-                    }
+                    await ReclaimPendingAsync(ct);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
@@ -206,7 +196,89 @@ public sealed class RedisStreamsBroker : IBroker
                 {
                     owner._logger.LogWarning("Reclaiming pending messages of {Topic} failed: {Error}", topic, e.Message);
                 }
+
+                await Delay(owner._redeliverInterval, ct);
             }
+        }
+
+        /// <summary>
+        /// One reclaim pass, as contrib's reclaimPendingMessages (pubsub/redis/redis.go): XPENDING pages of
+        /// <c>queueDepth</c> entries, those idle at least <c>processingTimeout</c> taken with XCLAIM (same min-idle, so
+        /// an entry another replica claimed meanwhile is left to it) and queued for the workers; contrib loops until
+        /// nothing is left to claim, and so does this pass, walking the whole pending list once. The queue is bounded
+        /// (<c>queueDepth</c>) and drained by <c>concurrency</c> workers, so a backlog goes at the consumer's speed,
+        /// not a page per interval. One brake: while deliveries fail and none succeeds (the app is still away), the pass
+        /// stops after a page's worth of failures and the next interval tries again, instead of cycling the whole
+        /// backlog through an app that refuses it.
+        /// </summary>
+        private async Task ReclaimPendingAsync(CancellationToken ct)
+        {
+            var idleMs = (long)owner._processingTimeout.TotalMilliseconds;
+            var succeededBefore = Interlocked.Read(ref _succeeded);
+            var failedBefore = Interlocked.Read(ref _failed);
+            RedisValue from = "-";
+            while (!ct.IsCancellationRequested)
+            {
+                var page = await Db.StreamPendingMessagesAsync(topic, group, owner._queueDepth, RedisValue.Null, minId: from);
+                if (page.Length == 0)
+                {
+                    return;
+                }
+
+                // Entries this sidecar still holds (queued, being delivered, being acknowledged) are left alone.
+                var stale = page.Where(p => p.IdleTimeInMilliseconds >= idleMs && !_inFlight.ContainsKey(p.MessageId!)).Select(p => p.MessageId).ToArray();
+                if (stale.Length > 0)
+                {
+                    await ClaimAsync(stale, idleMs, ct);
+                }
+
+                if (page.Length < owner._queueDepth)
+                {
+                    return; // the end of the pending list
+                }
+
+                if (Interlocked.Read(ref _succeeded) == succeededBefore && Interlocked.Read(ref _failed) - failedBefore >= owner._queueDepth)
+                {
+                    return; // nothing got through since the pass began: the app is still away
+                }
+
+                from = After((string)page[^1].MessageId!);
+            }
+        }
+
+        private async Task ClaimAsync(RedisValue[] ids, long idleMs, CancellationToken ct)
+        {
+            var claimed = await Db.StreamClaimAsync(topic, group, group, idleMs, ids);
+            var present = new HashSet<string>(claimed.Where(c => !c.IsNull).Select(c => (string)c.Id!), StringComparer.Ordinal);
+            var missing = ids.Where(id => !present.Contains((string)id!)).ToArray();
+            if (missing.Length > 0)
+            {
+                // Not claimed: either trimmed from the stream (XCLAIM of Redis < 7 leaves those pending, so they are
+                // acknowledged here, as contrib's removeMessagesThatNoLongerExistFromPending does), or taken by another
+                // replica since XPENDING (left to it).
+                var gone = await Task.WhenAll(missing.Select(async id => (id, (await Db.StreamRangeAsync(topic, id, id, 1)).Length == 0)));
+                var trimmed = gone.Where(g => g.Item2).Select(g => g.id).ToArray();
+                if (trimmed.Length > 0)
+                {
+                    await Db.StreamAcknowledgeAsync(topic, group, trimmed);
+                }
+            }
+
+            foreach (var entry in claimed.Where(c => !c.IsNull))
+            {
+                await EnqueueAsync(ToMessage(entry.Id!, entry.Values.Select(v => (v.Name, v.Value))), ct);
+            }
+        }
+
+        /// <summary>The smallest stream id after <paramref name="id"/> ("ms-seq"), to page XPENDING (whose range is inclusive).</summary>
+        private static RedisValue After(string id)
+        {
+            var dash = id.IndexOf('-', StringComparison.Ordinal);
+            var ms = ulong.Parse(id.AsSpan(0, dash), CultureInfo.InvariantCulture);
+            var seq = ulong.Parse(id.AsSpan(dash + 1), CultureInfo.InvariantCulture);
+            return seq == ulong.MaxValue
+                ? $"{(ms + 1).ToString(CultureInfo.InvariantCulture)}-0"
+                : $"{ms.ToString(CultureInfo.InvariantCulture)}-{(seq + 1).ToString(CultureInfo.InvariantCulture)}";
         }
 
         private async Task EnqueueAsync(BrokerMessage message, CancellationToken ct)
@@ -243,6 +315,15 @@ public sealed class RedisStreamsBroker : IBroker
                     catch (OperationCanceledException)
                     {
                         ack = Ack.Redeliver;
+                    }
+
+                    if (ack == Ack.Done)
+                    {
+                        Interlocked.Increment(ref _succeeded);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _failed);
                     }
 
                     if (ack == Ack.Done)
