@@ -212,7 +212,7 @@ internal static class ActorOperations
 
     // ---- helpers ----
 
-    private static ActorResponse NoContent => new(204, [], []);
+    private static readonly ActorResponse NoContent = new(204, [], []);
 
     private static string? Str(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;

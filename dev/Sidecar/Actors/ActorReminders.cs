@@ -420,10 +420,10 @@ internal sealed class ActorReminders(
                 var op = new Upsert(key, JsonSerializer.SerializeToUtf8Bytes(list, Json), part.ETag, Concurrency.FirstWrite, null);
                 try
                 {
-                    var etags = await s.ApplyReturningETagsAsync([op], ct);
+                    var etags = await s.ApplyAsync([op], ct);
                     part.Items = list;
                     part.ETag = etags[0];
-                    part.Loaded = etags[0] is not null; // a store that cannot tell the new ETag is read again next time
+                    part.Loaded = true;
                     after?.Invoke();
                     return true;
                 }

@@ -21,9 +21,7 @@ public sealed class InMemoryStateStore(TimeProvider time) : IStateStore
         }
     }
 
-    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
-
-    public Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    public Task<IReadOnlyList<string?>> ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
     {
         var etags = new string?[operations.Count];
         lock (_gate)

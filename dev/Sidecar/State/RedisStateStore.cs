@@ -87,9 +87,7 @@ public sealed class RedisStateStore(ConnectionMultiplexer redis, int database) :
         return new StateItem(data ?? [], version ?? "", ttlMs > 0 ? DateTimeOffset.UtcNow.AddMilliseconds(ttlMs) : null);
     }
 
-    public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
-
-    public async Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+    public async Task<IReadOnlyList<string?>> ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
     {
         var keys = new RedisKey[operations.Count];
         var args = new RedisValue[operations.Count * 5];

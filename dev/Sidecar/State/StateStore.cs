@@ -41,16 +41,10 @@ public interface IStateStore : IAsyncDisposable
 {
     Task<StateItem?> GetAsync(string key, CancellationToken ct);
 
-    /// <summary>Applies all operations or none; throws <see cref="ETagMismatchException"/> or <see cref="ETagInvalidException"/>.</summary>
-    Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct);
-
     /// <summary>
-    /// As <see cref="ApplyAsync"/>, and returns the ETag each operation left (an upsert's new ETag; null for a delete,
-    /// or where the store cannot tell), so a caller can write the same key again without reading it first.
+    /// Applies all operations or none; throws <see cref="ETagMismatchException"/> or <see cref="ETagInvalidException"/>.
+    /// Returns the ETag each operation left (an upsert's new ETag; null for a delete), so a caller can write the same
+    /// key again without reading it first.
     /// </summary>
-    async Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
-    {
-        await ApplyAsync(operations, ct);
-        return new string?[operations.Count];
-    }
+    Task<IReadOnlyList<string?>> ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct);
 }

@@ -228,12 +228,10 @@ public sealed class ActorReminderStorageTests(RedisServer redis) : IClassFixture
             return inner.GetAsync(key, ct);
         }
 
-        public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
-
-        public Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+        public Task<IReadOnlyList<string?>> ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
         {
             Interlocked.Increment(ref _applies);
-            return inner.ApplyReturningETagsAsync(operations, ct);
+            return inner.ApplyAsync(operations, ct);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
@@ -253,9 +251,7 @@ public sealed class ActorReminderStorageTests(RedisServer redis) : IClassFixture
 
         public Task<StateItem?> GetAsync(string key, CancellationToken ct) => inner.GetAsync(key, ct);
 
-        public Task ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct) => ApplyReturningETagsAsync(operations, ct);
-
-        public async Task<IReadOnlyList<string?>> ApplyReturningETagsAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
+        public async Task<IReadOnlyList<string?>> ApplyAsync(IReadOnlyList<StateOperation> operations, CancellationToken ct)
         {
             if (operations.Any(o => o.Key == Hold))
             {
@@ -263,7 +259,7 @@ public sealed class ActorReminderStorageTests(RedisServer redis) : IClassFixture
                 await _release.Task.WaitAsync(ct);
             }
 
-            return await inner.ApplyReturningETagsAsync(operations, ct);
+            return await inner.ApplyAsync(operations, ct);
         }
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;
