@@ -42,4 +42,10 @@ public sealed class LedgerOptions
 {
     /// <summary>The largest amount one command may move.</summary>
     public decimal MaxAmount { get; set; } = 1_000_000m;
+
+    /// <summary>
+    /// Fault injection for the crash tests (<c>Ledger__KillAfterStoring</c>): the process SIGKILLs itself right after
+    /// storing a command with this reference, before publishing its event. Unset in every real deployment.
+    /// </summary>
+    public string? KillAfterStoring { get; set; }
 }

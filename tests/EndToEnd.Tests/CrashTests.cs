@@ -80,4 +80,40 @@ public sealed class CrashTests(ITestOutputHelper output)
         await Consistency.AssertConvergedAsync(platform, accounts);
         Assert.Equal(total, (await Consistency.BalancesTotalsAsync(platform)).TotalBalance);
     }
+
+    [Fact]
+    public async Task LedgerKilledBetweenStoringAndPublishing_TheEventIsPublishedAfterRestart()
+    {
+        // The ledger kills itself (SIGKILL) right after the transaction that stores this command, before it publishes.
+        const string crashAt = "crash-between-store-and-publish";
+        await using var platform = await PlatformUnderTest.StartAsync(new PlatformOptions
+        {
+            LedgerEnvironment = new Dictionary<string, string> { ["Ledger__KillAfterStoring"] = crashAt },
+        });
+        var ledger = platform.Invoke("ledger");
+        var account = (await LedgerWorkload.OpenAccountsAsync(ledger, 1, 100m, "kp"))[0];
+        await Poll.UntilAsync(() => Task.FromResult(platform.FirstDelivered.ContainsKey((account, 2))), "the first two events delivered");
+
+        using (var crashed = await ledger.PostAsJsonAsync($"accounts/{account}/deposits", new { amount = 7m, reference = crashAt }))
+        {
+            Assert.False(crashed.IsSuccessStatusCode, "the command that kills the ledger got an answer");
+        }
+
+        await Poll.UntilAsync(() => Task.FromResult(platform.Ledger.HasExited), "the ledger to have killed itself");
+        Assert.False(platform.FirstDelivered.ContainsKey((account, 3)), "the event was published before the crash");
+
+        // Nobody touches the account: the restarted ledger publishes the stored event by itself.
+        await platform.Ledger.StartAsync();
+        await Poll.UntilAsync(() => Task.FromResult(platform.FirstDelivered.ContainsKey((account, 3))), "event 3 published after the restart", seconds: 60);
+        var delivered = platform.LedgerDeliveries.First(e => e.GetProperty("accountId").GetString() == account && e.GetProperty("sequence").GetInt64() == 3);
+        Assert.Equal(crashAt, delivered.GetProperty("reference").GetString());
+        Assert.Equal(7m, delivered.GetProperty("amount").GetDecimal());
+
+        // It was stored once: the client's retry gets the first outcome, and the read model agrees with the ledger.
+        using var again = await ledger.PostAsJsonAsync($"accounts/{account}/deposits", new { amount = 7m, reference = crashAt });
+        Assert.True(again.IsSuccessStatusCode, await again.Content.ReadAsStringAsync());
+        Assert.Equal(107m, (await Consistency.LedgerAccountAsync(platform, account)).Balance);
+        Assert.Equal(3, (await Consistency.LedgerEventsAsync(platform, account)).Count);
+        await Consistency.AssertConvergedAsync(platform, [account]);
+    }
 }

@@ -9,26 +9,54 @@ namespace Platform.Ledger.Accounts;
 /// <summary>
 /// An event-sourced account. A command is decided against the account's state; an accepted one becomes an event
 /// stored in the actor's state together with the new state and the command's reference (one transaction), and
-/// is then published on <c>ledger</c>. Storing and publishing cannot diverge: <c>published</c> records how far the
-/// log has been published, and an <c>outbox</c> reminder registered before the write publishes the rest if the
-/// process dies in between (a reminder survives restarts). Consumers therefore see every event at least once,
-/// in order. Repeating a reference returns the first outcome and changes nothing.
+/// is then published on <c>ledger</c>. Storing and publishing cannot diverge: an <c>outbox</c> reminder is armed
+/// before the first write that is not yet published, and stays armed until everything stored is published and
+/// recorded in <c>published</c>; a reminder survives restarts, so if the process dies in between, the restarted
+/// ledger publishes the rest. Consumers therefore see every event at least once (a crash can repeat the events
+/// published since the last recorded mark; consumers apply by sequence). Repeating a reference returns the first
+/// outcome and changes nothing.
 /// </summary>
+/// <remarks>
+/// Why not Dapr's transactional outbox (state store metadata <c>outboxPublishPubsub</c>)? daprd applies it to the
+/// state API's transactions only, not to actor state, and publishes every upsert of a transaction (here: event,
+/// account and reference); it publishes to its internal topic before it commits, so a command would fail while the
+/// broker is down; and its relay waits a second before each message (dapr/dapr <c>pkg/runtime/pubsub/outbox.go</c>,
+/// <c>defaultStateScanDelay</c>). The reminder keeps commands accepted while the broker is away and costs one
+/// register per burst of commands on an account, not two calls per command.
+/// </remarks>
 internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOptions<LedgerOptions> options, ILogger<AccountActor> logger) : Actor(host), IAccountActor, IRemindable
 {
     private const string AccountKey = "account";
     private const string PublishedKey = "published";
     private const string OutboxReminder = "outbox";
 
+    private static readonly TimeSpan OutboxDelay = TimeSpan.FromSeconds(5);
+
     private static string EventKey(long sequence) => $"event-{sequence:D12}";
 
     private static string ReferenceKey(string reference) => $"ref-{reference}";
+
+    // How far the log is published (in this activation) and how far that is recorded in state; and whether the
+    // outbox reminder is known to be registered. Only this actor's turns touch them.
+    private long _published;
+    private long _publishedRecorded;
+    private bool _outboxArmed;
 
     private string AccountId => Id.GetId();
 
     private decimal MaxAmount => options.Value.MaxAmount;
 
-    protected override Task OnActivateAsync() => FlushAsync();
+    protected override async Task OnActivateAsync()
+    {
+        var published = await StateManager.TryGetStateAsync<long>(PublishedKey);
+        _published = _publishedRecorded = published.HasValue ? published.Value : 0;
+
+        // After a crash, what was stored and not published goes out now (the reminder would also do it).
+        if (await PublishPendingAsync())
+        {
+            await RecordPublishedAsync();
+        }
+    }
 
     // Every command is checked against the rules the API checks (LedgerRules) before anything else: the actor API
     // is a door of its own, and a refused command changes nothing.
@@ -88,8 +116,26 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOpt
         return events;
     }
 
-    public Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period) =>
-        reminderName == OutboxReminder ? FlushAsync() : Task.CompletedTask;
+    public async Task ReceiveReminderAsync(string reminderName, byte[] state, TimeSpan dueTime, TimeSpan period)
+    {
+        if (reminderName != OutboxReminder || !await PublishPendingAsync())
+        {
+            return;
+        }
+
+        // Everything stored is published: record it, then disarm (the next write arms it again).
+        await RecordPublishedAsync();
+        try
+        {
+            await UnregisterReminderAsync(OutboxReminder);
+        }
+        catch (Exception ex) when (ex is Dapr.DaprApiException or Dapr.DaprException)
+        {
+            // Not registered (a previous activation's firing): nothing to do.
+        }
+
+        _outboxArmed = false;
+    }
 
     private async Task<CommandResult> ApplyAsync(string reference, string fingerprint, Func<AccountState?, Decision> decide)
     {
@@ -210,19 +256,38 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOpt
         return current.HasValue ? current.Value : null;
     }
 
-    /// <summary>The event, the new state and the reference's outcome in one transaction; publishing follows (the outbox reminder covers a crash in between).</summary>
+    /// <summary>
+    /// The event, the new state and the reference's outcome in one transaction (with the publish mark so far);
+    /// publishing follows. The outbox reminder is armed first, so a crash in between is covered.
+    /// </summary>
     private async Task<CommandResult> StoreAsync(string reference, string fingerprint, LedgerEvent e, AccountState? state)
     {
         var next = new AccountState(e.Owner ?? state!.Owner, (state?.Balance ?? 0) + EventKinds.Effect(e), e.Sequence, state?.OpenedAt ?? e.OccurredAt,
             state?.Closed == true || e.Kind == EventKinds.AccountClosed);
         var result = new CommandResult(true, null, null, next.Sequence, next.Balance);
-        await RegisterReminderAsync(OutboxReminder, [], TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5));
+        if (!_outboxArmed)
+        {
+            await RegisterReminderAsync(OutboxReminder, [], OutboxDelay, OutboxDelay);
+            _outboxArmed = true;
+        }
+
         await StateManager.SetStateAsync(EventKey(e.Sequence), e);
         await StateManager.SetStateAsync(AccountKey, next);
         await StateManager.SetStateAsync(ReferenceKey(reference), new StoredOutcome(fingerprint, result));
+        if (_published > _publishedRecorded)
+        {
+            await StateManager.SetStateAsync(PublishedKey, _published);
+        }
+
         await StateManager.SaveStateAsync();
+        _publishedRecorded = _published;
         LogAccepted(logger, e.Kind, AccountId, e.Sequence);
-        await FlushAsync();
+        if (options.Value.KillAfterStoring is { } crashAt && crashAt == reference)
+        {
+            System.Diagnostics.Process.GetCurrentProcess().Kill();
+        }
+
+        await PublishPendingAsync();
         return result;
     }
 
@@ -263,41 +328,47 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOpt
             : new LedgerRules.Violation("reference", LedgerRules.LegReferenceMismatch, $"must be {LedgerRules.LegReference(leg.TransferId, kind)}"),
     ];
 
-    /// <summary>Publishes every stored event not yet published, in order; stops at the first failure (the reminder retries).</summary>
-    private async Task FlushAsync()
+    /// <summary>
+    /// Publishes every stored event not yet published, in order, and moves the in-memory mark; stops at the first
+    /// failure (the armed reminder retries). True when nothing stored is left unpublished.
+    /// </summary>
+    private async Task<bool> PublishPendingAsync()
     {
         var account = await StateManager.TryGetStateAsync<AccountState>(AccountKey);
-        var published = await StateManager.TryGetStateAsync<long>(PublishedKey);
-        var next = (published.HasValue ? published.Value : 0) + 1;
         var last = account.HasValue ? account.Value.Sequence : 0;
         try
         {
-            for (; next <= last; next++)
+            while (_published < last)
             {
-                var e = await StateManager.GetStateAsync<LedgerEvent>(EventKey(next));
+                var e = await StateManager.GetStateAsync<LedgerEvent>(EventKey(_published + 1));
                 await dapr.PublishEventAsync(LedgerNames.PubSub, LedgerNames.Topic, e, new Dictionary<string, string>
                 {
                     ["partitionKey"] = AccountId,
                     ["cloudevent.type"] = $"ledger.{e.Kind}",
                 });
-                await StateManager.SetStateAsync(PublishedKey, next);
-                await StateManager.SaveStateAsync();
+                _published++;
             }
+
+            return true;
         }
         catch (Exception ex) when (ex is Dapr.DaprException or HttpRequestException)
         {
-            LogPublishFailed(logger, ex, AccountId, next);
+            LogPublishFailed(logger, ex, AccountId, _published + 1);
+            return false;
+        }
+    }
+
+    /// <summary>Records the publish mark, so that a restart does not publish those events again.</summary>
+    private async Task RecordPublishedAsync()
+    {
+        if (_published == _publishedRecorded)
+        {
             return;
         }
 
-        try
-        {
-            await UnregisterReminderAsync(OutboxReminder);
-        }
-        catch (Exception ex) when (ex is Dapr.DaprApiException or Dapr.DaprException)
-        {
-            // Not registered (nothing was pending): nothing to do.
-        }
+        await StateManager.SetStateAsync(PublishedKey, _published);
+        await StateManager.SaveStateAsync();
+        _publishedRecorded = _published;
     }
 
     /// <summary>Amounts in fingerprints: 10 and 10.00 are the same command.</summary>

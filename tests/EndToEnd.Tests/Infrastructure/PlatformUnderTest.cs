@@ -11,6 +11,9 @@ namespace Platform.EndToEnd.Tests.Infrastructure;
 public sealed record PlatformOptions(bool Balances = true, bool Fraud = false)
 {
     public IReadOnlyDictionary<string, string> FraudEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Settings added to the ledger's environment (e.g. a fault to inject).</summary>
+    public IReadOnlyDictionary<string, string> LedgerEnvironment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>
@@ -100,7 +103,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
 
         var ledgerPort = Ports.Free();
         _ledgerSidecar = await StartSidecarAsync("ledger", ledgerPort, components, registry);
-        Ledger = Own(DotnetService("ledger", "Ledger", "Platform.Ledger", ledgerPort, _ledgerSidecar));
+        Ledger = Own(DotnetService("ledger", "Ledger", "Platform.Ledger", ledgerPort, _ledgerSidecar, options.LedgerEnvironment));
         var started = new List<(ServiceProcess, Sidecar.SidecarHost)> { (Ledger, _ledgerSidecar) };
 
         if (options.Balances)
@@ -185,7 +188,8 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         return disposable;
     }
 
-    private static ServiceProcess DotnetService(string appId, string folder, string assembly, int port, Sidecar.SidecarHost sidecar)
+    private static ServiceProcess DotnetService(string appId, string folder, string assembly, int port, Sidecar.SidecarHost sidecar,
+        IReadOnlyDictionary<string, string>? extra = null)
     {
         var dll = Path.Combine(Repo.Root, "services", folder, "bin", Repo.Configuration, "net10.0", assembly + ".dll");
         if (!File.Exists(dll))
@@ -193,7 +197,7 @@ public sealed class PlatformUnderTest : IAsyncDisposable
             throw new InvalidOperationException($"{dll} is missing: build it first (dotnet build services/{folder} -c {Repo.Configuration}; building this test project does it)");
         }
 
-        return new ServiceProcess(appId, Repo.Dotnet, [dll], Path.GetDirectoryName(dll)!, port, new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["DAPR_HTTP_ENDPOINT"] = sidecar.HttpEndpoint,
@@ -204,7 +208,13 @@ public sealed class PlatformUnderTest : IAsyncDisposable
             ["DOTNET_ENVIRONMENT"] = "Production",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["Logging__LogLevel__Default"] = "Warning",
-        });
+        };
+        foreach (var (key, value) in extra ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+
+        return new ServiceProcess(appId, Repo.Dotnet, [dll], Path.GetDirectoryName(dll)!, port, environment);
     }
 
     private static async Task<ServiceProcess> FraudServiceAsync(int port, Sidecar.SidecarHost sidecar, IReadOnlyDictionary<string, string> settings)

@@ -31,6 +31,9 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public int Starts { get; private set; }
 
+    /// <summary>True once the process that was started last has ended (killed, crashed or exited).</summary>
+    public bool HasExited => _process is { HasExited: true };
+
     /// <summary>The last lines it wrote, for failure messages.</summary>
     public string Output => string.Join('\n', _output.TakeLast(40));
 
