@@ -38,7 +38,9 @@ await using (var platform = await PlatformUnderTest.StartAsync(new PlatformOptio
         Progress("baseline: a state write + a publish through the sidecar");
         var statePublish = await bench.RawStateAndPublishAsync(commands);
         Progress($"{commands} ledger commands from {Clients} clients, with the lag probe");
+        var cpuBefore = platform.CpuUsage();
         var (run, lag, lagObserver, deposits) = await bench.CommandsWithLagProbeAsync(commands);
+        var cpu = platform.CpuUsage().Zip(cpuBefore, (after, before) => $"{after.Name} {(after.Cpu - before.Cpu).TotalSeconds / run.Elapsed.TotalSeconds:F2}");
         report.Add(("ledger commands/s (32 clients)", $"{run.PerSecond:F0}", $"invoke /alive {invoke.PerSecond:F0}/s", $"{run.PerSecond / invoke.PerSecond:F3}"));
         report.Add(("", "", $"state write + publish {statePublish.PerSecond:F0}/s", $"{run.PerSecond / statePublish.PerSecond:F3}"));
         report.Add(("deposit latency p50 (32 clients)", $"{Stats.Percentile(deposits, 50):F1} ms", $"state write + publish p50 {Stats.Percentile(statePublish.LatencyMs, 50):F1} ms", $"{Stats.Percentile(deposits, 50) / Stats.Percentile(statePublish.LatencyMs, 50):F1}"));
@@ -46,6 +48,7 @@ await using (var platform = await PlatformUnderTest.StartAsync(new PlatformOptio
         report.Add(("projection lag p50 (occurredAt → visible in Balances)", $"{Stats.Percentile(lag, 50):F0} ms", $"raw delivery to a subscriber {Stats.Percentile(lagObserver, 50):F0} ms", $"{Stats.Percentile(lag, 50) / Math.Max(1, Stats.Percentile(lagObserver, 50)):F1}"));
         report.Add(("projection lag p99", $"{Stats.Percentile(lag, 99):F0} ms", $"raw delivery to a subscriber {Stats.Percentile(lagObserver, 99):F0} ms", $"{Stats.Percentile(lag, 99) / Math.Max(1, Stats.Percentile(lagObserver, 99)):F1}"));
         report.Add(("  (lag samples)", $"{lag.Count}", "", ""));
+        report.Add(("  CPU during the commands, in cores", string.Join(", ", cpu), "", ""));
     }
 
     // 2. Events/s into the read model: a backlog built while the consumers were down, drained after they come back.

@@ -47,6 +47,13 @@ public sealed class PlatformUnderTest : IAsyncDisposable
     /// <summary>Every delivery of <c>alerts</c> to the observer.</summary>
     public ConcurrentQueue<JsonElement> AlertDeliveries { get; } = new();
 
+    /// <summary>CPU time used so far by each process of the platform (the sidecars and the observer live in this one).</summary>
+    public IReadOnlyList<(string Name, TimeSpan Cpu)> CpuUsage() =>
+    [
+        ("ledger", Ledger.Cpu), ("balances", Balances?.Cpu ?? TimeSpan.Zero), ("redis", _redis.Cpu),
+        ("this process (sidecars, observer, clients)", Process.GetCurrentProcess().TotalProcessorTime),
+    ];
+
     /// <summary>The sidecar a client or a publisher talks to (the ledger's).</summary>
     public string SidecarEndpoint => _ledgerSidecar.HttpEndpoint;
 

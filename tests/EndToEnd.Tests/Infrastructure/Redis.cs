@@ -17,6 +17,9 @@ public sealed class Redis : IAsyncDisposable
 
     public string Host => $"127.0.0.1:{Port}";
 
+    /// <summary>CPU time redis-server has used so far.</summary>
+    public TimeSpan Cpu => _process.HasExited ? TimeSpan.Zero : _process.TotalProcessorTime;
+
     public static async Task<Redis> StartAsync()
     {
         var exe = new[] { "/usr/bin/redis-server", "/usr/local/bin/redis-server" }.FirstOrDefault(File.Exists)

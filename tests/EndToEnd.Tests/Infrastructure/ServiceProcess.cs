@@ -34,6 +34,9 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>True once the process that was started last has ended (killed, crashed or exited).</summary>
     public bool HasExited => _process is { HasExited: true };
 
+    /// <summary>CPU time the running process has used so far (zero when none runs).</summary>
+    public TimeSpan Cpu => _process is { HasExited: false } p ? p.TotalProcessorTime : TimeSpan.Zero;
+
     /// <summary>The last lines it wrote, for failure messages.</summary>
     public string Output => string.Join('\n', _output.TakeLast(40));
 
