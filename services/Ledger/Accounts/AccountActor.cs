@@ -300,7 +300,7 @@ internal sealed partial class AccountActor(ActorHost host, DaprClient dapr, IOpt
     }
 
     private ITransferActor Transfer(string transferId) =>
-        ProxyFactory.CreateActorProxy<ITransferActor>(new ActorId(transferId), LedgerNames.TransferActor);
+        ProxyFactory.Transfer(transferId);
 
     private LegClaim Claim(string kind, TransferLeg leg, bool accept, string? error = null, string? detail = null) =>
         new(kind, AccountId, leg.CounterpartyId, leg.Amount, accept, error, detail);

@@ -41,7 +41,7 @@ public static class AccountsApi
             return Refused(result);
         }
 
-        await actors.CreateActorProxy<IAccountDirectoryActor>(new ActorId(AccountDirectoryActor.DirectoryId), LedgerNames.DirectoryActor).AddAsync(accountId);
+        await actors.Directory().AddAsync(accountId);
         return TypedResults.Created($"/accounts/{accountId}", result);
     }
 
@@ -83,7 +83,7 @@ public static class AccountsApi
     }
 
     public static async Task<Ok<IReadOnlyList<string>>> List(IActorProxyFactory actors) =>
-        TypedResults.Ok(await actors.CreateActorProxy<IAccountDirectoryActor>(new ActorId(AccountDirectoryActor.DirectoryId), LedgerNames.DirectoryActor).ListAsync());
+        TypedResults.Ok(await actors.Directory().ListAsync());
 
     private static async Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Money(string accountId, MoneyCommand command, LedgerOptions options, Func<MoneyRequest, Task<CommandResult>> send)
     {
@@ -110,8 +110,7 @@ public static class AccountsApi
         },
         extensions: new Dictionary<string, object?> { ["rule"] = result.Error });
 
-    internal static IAccountActor Account(IActorProxyFactory actors, string accountId) =>
-        actors.CreateActorProxy<IAccountActor>(new ActorId(accountId), LedgerNames.AccountActor);
+    internal static IAccountActor Account(IActorProxyFactory actors, string accountId) => actors.Account(accountId);
 
     /// <summary>
     /// The 400 for broken rules: <c>errors</c> names each field (as ASP.NET's validation problems do) and <c>codes</c>

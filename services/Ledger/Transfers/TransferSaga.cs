@@ -67,7 +67,7 @@ public sealed class TransferSaga(IActorProxyFactory actors)
         };
     }
 
-    private ITransferActor Transfer(string transferId) => actors.CreateActorProxy<ITransferActor>(new ActorId(transferId), LedgerNames.TransferActor);
+    private ITransferActor Transfer(string transferId) => actors.Transfer(transferId);
 
-    private IAccountActor Account(string accountId) => AccountsApi.Account(actors, accountId);
+    private IAccountActor Account(string accountId) => actors.Account(accountId);
 }
