@@ -20,13 +20,15 @@ public sealed record SearchResult(int[] Tour, long Length, long Moves, long Acce
 /// The temperature falls geometrically from <see cref="HotFactor"/> to <see cref="ColdFactor"/> times the mean
 /// nearest-neighbour distance, so the schedule fits any instance's scale.
 /// </summary>
-public sealed class Annealer
+public sealed partial class Annealer
 {
     /// <summary>Largest instance whose full distance matrix is kept (2,500² ints = 25 MB); above it, edges are computed.</summary>
     public const int MatrixLimit = 2500;
 
-    public const double HotFactor = 0.4;
-    public const double ColdFactor = 0.005;
+    public static readonly double HotFactor = double.Parse(Environment.GetEnvironmentVariable("TSP_HOT") ?? "1.0", System.Globalization.CultureInfo.InvariantCulture);
+    public static readonly double ColdFactor = double.Parse(Environment.GetEnvironmentVariable("TSP_COLD") ?? "0.03", System.Globalization.CultureInfo.InvariantCulture);
+    public static readonly double AnnealShare = double.Parse(Environment.GetEnvironmentVariable("TSP_SHARE") ?? "0.7", System.Globalization.CultureInfo.InvariantCulture);
+    public const int IlsMinCities = 8;
 
     private const int CheckEvery = 256;
 
@@ -139,7 +141,11 @@ public sealed class Annealer
         var startTicks = Stopwatch.GetTimestamp();
         var maxMoves = settings.MaxMoves ?? long.MaxValue;
         long count = 0, accepted = 0, reported = 0, nextCheck = 0;
-        var temperature = hot * Math.Pow(ratio, from);
+        var temperature = hot;
+
+        // Small tours anneal to the end; the others hand over to the iterated local search at AnnealShare.
+        var annealEnd = n >= IlsMinCities ? AnnealShare : 1.0;
+        var polish = false;
         Span<int> segment = stackalloc int[3];
 
         while (true)
@@ -153,7 +159,14 @@ public sealed class Annealer
                 }
 
                 var progress = settings.MaxMoves is { } m ? (double)count / m : (double)elapsed / budgetTicks;
-                temperature = hot * Math.Pow(ratio, from + (span * progress));
+                var at = from + (span * progress);
+                if (at >= annealEnd)
+                {
+                    polish = true;
+                    break;
+                }
+
+                temperature = hot * Math.Pow(ratio, at / annealEnd);
                 if (moves is not null)
                 {
                     Interlocked.Add(ref moves.Value, count - reported);
@@ -255,6 +268,13 @@ public sealed class Annealer
                 bestLength = length;
                 Array.Copy(tour, best, n);
             }
+        }
+
+        if (polish)
+        {
+            var ils = new Ils(this, tour, pos, best, bestLength, rng);
+            ils.Run(ref count, ref accepted, ref reported, maxMoves, startTicks, budgetTicks, moves, cancellationToken);
+            bestLength = ils.BestLength;
         }
 
         if (moves is not null)
