@@ -136,6 +136,11 @@ public sealed partial class Annealer
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private bool Tick()
         {
+            if (_stop)
+            {
+                return true; // counts nothing more once stopped, so a move limit is met exactly
+            }
+
             if (++_count >= _maxMoves
                 || ((_count & 1023) == 0 && (Stopwatch.GetTimestamp() - _startTicks >= _budgetTicks || _cancellation.IsCancellationRequested)))
             {
