@@ -15,7 +15,10 @@ public sealed record Trace(IReadOnlyList<(long Ms, long Length)> Points, long Fi
 /// Per instance: a single-threaded annealer in this process (the baseline, same budget, same schedule slices),
 /// then jobs through the whole path — a client sidecar, Routing's job actor, its sidecar, two Solver replicas
 /// (app-max-concurrency 1 each) — once per splitting strategy, then the better strategy on one replica. Prints the
-/// gap to the best known length at the end and the time to within 5 %, 2 % and 1 %, averaged over the seeds.
+/// gap to the best known length at the end and the time to within 5 %, 2 % and 1 %, averaged over the seeds, and
+/// the gap at each second. When gcc is on PATH, a plain single-thread simulated annealing in C
+/// (<c>baseline/sa.c</c>) runs first on the same file with the same budget: every row's gap is also given as a
+/// ratio to its gap.
 /// </summary>
 public sealed class OptimizerBench(BenchOptions options)
 {
@@ -26,8 +29,12 @@ public sealed class OptimizerBench(BenchOptions options)
         ["rat99"] = 1211, ["kroA100"] = 21282, ["kroB100"] = 22141, ["kroC100"] = 20749, ["kroD100"] = 21294,
         ["kroE100"] = 22068, ["rd100"] = 7910, ["eil101"] = 629, ["lin105"] = 14379, ["ch130"] = 6110, ["ch150"] = 6528,
         ["rat195"] = 2323, ["d198"] = 15780, ["kroA200"] = 29368, ["tsp225"] = 3916, ["a280"] = 2579,
-        ["lin318"] = 42029, ["pcb442"] = 50778, ["att532"] = 27686, ["pr1002"] = 259045,
+        ["lin318"] = 42029, ["pr439"] = 107217, ["pcb442"] = 50778, ["d493"] = 35002, ["att532"] = 27686,
+        ["rat575"] = 6773, ["p654"] = 34643, ["d657"] = 48912, ["u724"] = 41910, ["rat783"] = 8806, ["pbd984"] = 2797,
+        ["pr1002"] = 259045,
     };
+
+    private const string CLabel = "C SA, 1 thread";
 
     private static readonly double[] Thresholds = [5, 2, 1];
 
@@ -42,6 +49,11 @@ public sealed class OptimizerBench(BenchOptions options)
         await using var two = await OptimizerCluster.StartAsync(solvers: 2, solverMaxConcurrency: 1, routing: true, roundMs: options.RoundMs);
         await using var one = options.ScaleOut ? await OptimizerCluster.StartAsync(solvers: 1, solverMaxConcurrency: 1, routing: true, roundMs: options.RoundMs) : null;
 
+        var sa = CBaseline.Compile();
+        Console.WriteLine(sa.Binary is null
+            ? $"{CLabel}: not run ({sa.Why})"
+            : $"{CLabel}: bench/Routing.Bench/baseline/sa.c, compiled with gcc -O2 ({sa.Binary})");
+        Console.WriteLine($"load average at start: {LoadAverage()}");
         var gapsByStrategy = options.Strategies.ToDictionary(s => s, _ => new List<double>());
         var ratios = new List<double>();
         var machineRatios = new List<double>();
@@ -54,13 +66,25 @@ public sealed class OptimizerBench(BenchOptions options)
             {
                 ("direct, 1 thread", [.. Enumerable.Range(1, options.Seeds).Select(seed => Direct(instance, seed))]),
             };
+            if (sa.Binary is { } binary)
+            {
+                var c = new List<Trace>();
+                for (var seed = 1; seed <= options.Seeds; seed++)
+                {
+                    c.Add(await CBaseline.RunAsync(binary, file, options.BudgetMs, seed));
+                }
+
+                runs.Insert(0, (CLabel, c));
+            }
+
             foreach (var strategy in options.Strategies)
             {
                 runs.Add(($"{strategy}, 2 replicas", await JobsAsync(two, text, strategy)));
             }
 
             var best = options.BestKnown.TryGetValue(name, out var b) ? b
-                : ShippedInstances.BestKnown(instance.Comment) ?? (TspLibOptima.TryGetValue(instance.Name, out var o) ? o : 0);
+                : ShippedInstances.BestKnown(instance.Comment)
+                ?? (TspLibOptima.TryGetValue(instance.Name, out var o) || TspLibOptima.TryGetValue(name, out o) ? o : 0);
             var bestLabel = best > 0 ? best.ToString(CultureInfo.InvariantCulture) : "(best of this run)";
             if (best == 0)
             {
@@ -94,13 +118,21 @@ public sealed class OptimizerBench(BenchOptions options)
 
             Console.WriteLine();
             Console.WriteLine($"{name}: {instance.Count} cities, {instance.Metric.Name()}, best known {bestLabel}");
-            Console.WriteLine($"  {"run",-34} {"mean gap",9} {"worst",8} {"to 5%",8} {"to 2%",8} {"to 1%",8} {"moves/s",10} {"elapsed",8}");
+            var cGap = runs.FirstOrDefault(r => r.Label == CLabel).Traces is { } cTraces ? MeanGap(cTraces, best) : (double?)null;
+            var seconds = Enumerable.Range(1, Math.Max(1, options.BudgetMs / 1000)).ToList();
+            Console.WriteLine($"  {"run",-34} {"mean gap",9} {"worst",8} {"/ C SA",7} {"to 5%",8} {"to 2%",8} {"to 1%",8} {"moves/s",10} {"elapsed",8}  " +
+                string.Join(" ", seconds.Select(x => $"{$"at {x}s",7}")));
             foreach (var (label, traces) in runs)
             {
-                Console.WriteLine($"  {label,-34} {MeanGap(traces, best),8:F3}% {traces.Max(t => Gap(t.Final, best)),7:F3}% " +
+                var gap = MeanGap(traces, best);
+                var ratio = cGap is { } cg ? cg > 0 ? $"{gap / cg,6:F2}x" : "   n/a " : "     - ";
+                Console.WriteLine($"  {label,-34} {gap,8:F3}% {traces.Max(t => Gap(t.Final, best)),7:F3}% {ratio} " +
                     string.Join(" ", Thresholds.Select(x => $"{TimeTo(traces, best, x),8}")) +
-                    $" {traces.Average(t => t.MovesPerSecond) / 1e6,9:F2}M {traces.Average(t => t.ElapsedMs),6:F0}ms");
+                    $" {traces.Average(t => t.MovesPerSecond) / 1e6,9:F2}M {traces.Average(t => t.ElapsedMs),6:F0}ms  " +
+                    string.Join(" ", seconds.Select(x => GapAt(traces, best, x * 1000))));
             }
+
+            Console.WriteLine("  ('/ C SA' is the mean gap over the C SA's mean gap; 'at Ns' the mean gap of the best length known N s into the run)");
 
             foreach (var strategy in options.Strategies)
             {
@@ -211,6 +243,25 @@ public sealed class OptimizerBench(BenchOptions options)
     }
 
     private static double Gap(long length, long best) => 100.0 * (length - best) / best;
+
+    /// <summary>The mean gap of the best length each run knew at <paramref name="ms"/> ("-" if a run had no point by then).</summary>
+    private static string GapAt(List<Trace> traces, long best, long ms)
+    {
+        var at = traces.Select(t => t.Points.Where(p => p.Ms <= ms + 50).Select(p => p.Length).DefaultIfEmpty(0).Min()).ToList();
+        return at.Any(l => l == 0) ? $"{"-",7}" : $"{at.Average(l => Gap(l, best)),6:F3}%";
+    }
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/loadavg").Trim();
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
+    }
 
     private static double MeanGap(List<Trace> traces, long best) => traces.Average(t => Gap(t.Final, best));
 

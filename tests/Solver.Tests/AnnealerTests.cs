@@ -96,6 +96,27 @@ public sealed class AnnealerTests
         Assert.Equal(optimum, result.Length);
     }
 
+    [Theory]
+    [InlineData(Metric.Euc2D)]
+    [InlineData(Metric.Att)]
+    public void Run_ColdSliceIsTheLocalSearch_ExactShorterAndReproducible(Metric metric)
+    {
+        // A slice past AnnealShare runs only the iterated local search (Lin–Kernighan chains, Or-opt, kicks).
+        var instance = Random(500, 21, metric);
+        var annealer = new Annealer(instance);
+        var start = StartTours.NearestNeighbour(instance);
+        var settings = new SearchSettings(5, TimeSpan.FromSeconds(30), MaxMoves: 300_000, ScheduleFrom: 0.8, ScheduleTo: 1);
+
+        var a = annealer.Run(start, settings);
+        var b = annealer.Run(start, settings);
+
+        Assert.True(instance.IsTour(a.Tour));
+        Assert.Equal(instance.Length(a.Tour), a.Length);
+        Assert.Equal(300_000, a.Moves);
+        Assert.True(a.Length < instance.Length(start) * 0.95, $"{a.Length} is not 5 % under the start's {instance.Length(start)}");
+        Assert.Equal(a.Tour, b.Tour);
+    }
+
     [Fact]
     public void Run_CancelledToken_StopsAtOnce()
     {
