@@ -28,6 +28,10 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
     // Large enough to heal any usual gap in one write, small enough to keep one transaction's payload modest.
     private const int MaxEventsPerTransaction = 200;
 
+    // The live generation last read from the pointer: the account is read under it while the pointer is read, and
+    // read again only if the pointer names another one (a rebuild switched over meanwhile).
+    private int _lastGeneration;
+
     /// <summary>One delivery from the <c>ledger</c> topic, answered as Dapr expects.</summary>
     public async Task<DeliveryStatus> HandleAsync(JsonElement data, CancellationToken ct)
     {
@@ -71,8 +75,20 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
     /// <summary>Applies a delivered event to the live generation and, while a rebuild runs, to the one being built.</summary>
     public async Task<Outcome> ApplyAsync(LedgerEvent evt, CancellationToken ct)
     {
-        var pointer = await ModelPointer.ReadAsync(dapr, ct);
-        var outcome = await AdvanceAsync(pointer.Generation, evt.AccountId, evt, ct);
+        var guess = Volatile.Read(ref _lastGeneration);
+        var early = LoadAsync(guess, evt.AccountId, ct);
+        ModelPointer pointer;
+        try
+        {
+            pointer = await ModelPointer.ReadAsync(dapr, ct);
+        }
+        finally
+        {
+            await Task.WhenAny(early); // never left unobserved
+        }
+
+        Volatile.Write(ref _lastGeneration, pointer.Generation);
+        var outcome = await AdvanceAsync(pointer.Generation, evt.AccountId, evt, ct, pointer.Generation == guess && early.IsCompletedSuccessfully ? early.Result : null);
         if (outcome != Outcome.Retry && pointer.Rebuilding is { } next && await AdvanceAsync(next, evt.AccountId, evt, ct) == Outcome.Retry)
         {
             // The live generation has it; the redelivery will find it there as a duplicate and retry only the new one.
@@ -104,7 +120,8 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
     /// sequence order only. The delivered event is used as is when it is the next one; a gap before it is filled
     /// from the ledger, never skipped, and the ledger not answering means RETRY.
     /// </summary>
-    private async Task<Outcome> AdvanceAsync(int generation, string accountId, LedgerEvent? delivered, CancellationToken ct)
+    private async Task<Outcome> AdvanceAsync(int generation, string accountId, LedgerEvent? delivered, CancellationToken ct,
+        (AccountDoc? Account, string ETag)? firstRead = null)
     {
         var target = delivered?.Sequence ?? long.MaxValue;
         IReadOnlyList<LedgerEvent> pending = delivered is null ? [] : [delivered];
@@ -112,7 +129,8 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
         var fetched = false;
         for (var conflicts = 0; ;)
         {
-            var (account, etag) = await LoadAsync(generation, accountId, ct);
+            var (account, etag) = firstRead ?? await LoadAsync(generation, accountId, ct);
+            firstRead = null;
             var last = account?.LastSequence ?? 0;
             if (last >= target)
             {
