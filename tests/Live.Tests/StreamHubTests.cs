@@ -47,6 +47,7 @@ public sealed partial class StreamHubTests
 
         hub.Publish(Load(1));
         hub.FanOut();
+        Assert.True(loop.IsCompleted); // it ran inside the pass, on the fan-out's thread
         await loop;
 
         Assert.Equal(3, hub.Clients);

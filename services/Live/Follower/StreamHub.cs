@@ -21,8 +21,8 @@ namespace Platform.Live.Follower;
 /// rises, rather than the queues growing. A client's stream loop waiting for its next write runs on the fan-out's
 /// thread (its queue allows synchronous continuations): it copies the batch into its response and flushes, which
 /// only hands the bytes to Kestrel's send loop, so a pass never waits on a slow client and costs no thread-pool
-/// hop per client. The clients are iterated from an array replaced on connect and disconnect, since a stream
-/// that ends disconnects from inside that loop.
+/// hop per client. The clients are iterated from an array replaced on connect and disconnect (a stream that
+/// ends disconnects from inside the pass).
 /// </para>
 /// </summary>
 public sealed class StreamHub(IOptions<LiveOptions> options)
