@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using Dapr;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -64,20 +63,18 @@ public static class FollowerApi
             response.Headers.CacheControl = "no-cache";
             response.Headers["X-Accel-Buffering"] = "no";
             context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
-            // The response's pipe: everything queued is copied in and flushed once per wake-up. This loop mostly runs
-            // on the fan-out's thread (StreamHub), so it must not block: a flush only hands the bytes to Kestrel's
-            // send loop (it waits only when the client is far behind, and then the fan-out goes on without it).
-            var body = response.BodyWriter;
-            body.Write("retry: 1000\n\n"u8);
-            await body.FlushAsync(ct);
-            // Heartbeats come through the queue too (StreamHub.Heartbeat), so this loop only waits for writes.
-            while (await client.WaitAsync(ct))
+            await response.Body.WriteAsync("retry: 1000\n\n"u8.ToArray(), ct);
+            await response.Body.FlushAsync(ct);
+            var frames = client.Frames;
+            // Heartbeats come through the queue too (StreamHub.Heartbeat), so this loop only waits for frames.
+            while (await frames.WaitToReadAsync(ct))
             {
-                client.WriteQueued(body);
-                if ((await body.FlushAsync(ct)) is { IsCompleted: true } or { IsCanceled: true })
+                while (frames.TryRead(out var frame))
                 {
-                    break;
+                    await response.Body.WriteAsync(frame, ct);
                 }
+
+                await response.Body.FlushAsync(ct);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or IOException)

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -9,39 +8,20 @@ namespace Platform.Live.Follower;
 
 /// <summary>
 /// The follower's Server-Sent-Event fan-out. Each delta is serialized once (one frame for its owner, one with
-/// only the shared totals for everyone else) and the same bytes go to every client; a client too slow to keep up
-/// is closed and reconnects with <c>Last-Event-ID</c>. The last <see cref="LiveOptions.ReplayWindow"/> deltas are
-/// kept for such reconnections. <see cref="Publish"/> is called by <see cref="Mirror"/> under its lock, so the
-/// order is the sequence order.
-/// <para>
-/// The fan-out is one loop (<see cref="RunAsync"/>, run by <see cref="FollowerWorker"/>) that takes every delta
-/// published since its last pass as one batch and hands it to each client as one write: idle, a delta goes out
-/// at once; busy (deltas arriving faster than a pass over the clients takes), the batches grow, and each client
-/// gets several deltas per socket write instead of one write per delta — the cost per delta falls as the load
-/// rises, rather than the queues growing. A client's stream loop waiting for its next write runs on the fan-out's
-/// thread (its queue allows synchronous continuations): it copies the batch into its response and flushes, which
-/// only hands the bytes to Kestrel's send loop, so a pass never waits on a slow client and costs no thread-pool
-/// hop per client. The clients are iterated from an array replaced on connect and disconnect (a stream that
-/// ends disconnects from inside the pass).
-/// </para>
+/// only the shared totals for everyone else) and queued to every client; a client too slow to keep up is closed
+/// and reconnects with <c>Last-Event-ID</c>. The last <see cref="LiveOptions.ReplayWindow"/> deltas are kept for
+/// such reconnections. Called by <see cref="Mirror"/> under its lock, so the order is the sequence order.
 /// </summary>
 public sealed class StreamHub(IOptions<LiveOptions> options)
 {
-    /// <summary>Writes (a frame, or a batch of deltas) a client may have queued before it counts as too slow.</summary>
+    /// <summary>Frames a client may have queued before it counts as too slow.</summary>
     public const int ClientQueue = 4096;
 
     private readonly Lock _lock = new();
     private readonly HashSet<StreamClient> _clients = [];
     private readonly LinkedList<Frame> _recent = new();
-    private readonly List<Frame> _unsent = [];
-    private readonly SemaphoreSlim _wake = new(0, int.MaxValue);
-    private StreamClient[] _fanOut = [];
 
-    /// <summary>One delta, encoded: the frame for its owner (or everyone), and the one for everyone else.</summary>
-    internal sealed record Frame(long Seq, string? Owner, byte[] ForOwner, byte[]? ForOthers)
-    {
-        public byte[] For(string user) => Owner is null || Owner == user ? ForOwner : ForOthers!;
-    }
+    private sealed record Frame(long Seq, string? Owner, byte[] ForOwner, byte[]? ForOthers);
 
     public int Clients
     {
@@ -72,37 +52,9 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
                 _recent.RemoveFirst();
             }
 
-            _unsent.Add(frame);
-        }
-
-        _wake.Release();
-    }
-
-    /// <summary>The fan-out loop: one pass per wake-up, over every delta published since the last.</summary>
-    public async Task RunAsync(CancellationToken ct)
-    {
-        while (!ct.IsCancellationRequested)
-        {
-            await _wake.WaitAsync(ct);
-            FanOut();
-        }
-    }
-
-    /// <summary>One pass: what was published since the last goes to every client, as one write each.</summary>
-    internal void FanOut()
-    {
-        lock (_lock)
-        {
-            if (_unsent.Count == 0)
+            foreach (var client in _clients)
             {
-                return;
-            }
-
-            var batch = _unsent.ToArray();
-            _unsent.Clear();
-            foreach (var client in _fanOut)
-            {
-                client.Send(batch);
+                client.Send(Pick(frame, client.User));
             }
         }
     }
@@ -113,10 +65,9 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
         lock (_lock)
         {
             _recent.Clear();
-            _unsent.Clear();
-            foreach (var client in _fanOut)
+            foreach (var client in _clients)
             {
-                client.Send(Encode(EventId(snapshot.Epoch, snapshot.Seq), "snapshot", ViewState.ForUser(snapshot, client.User)), snapshot.Seq);
+                client.Send(Encode(EventId(snapshot.Epoch, snapshot.Seq), "snapshot", ViewState.ForUser(snapshot, client.User)));
             }
         }
     }
@@ -129,21 +80,17 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
             if (ParseEventId(lastEventId) is { } last && last.Epoch == epoch && last.Seq <= seq
                 && (last.Seq == seq || (_recent.First is { } oldest && oldest.Value.Seq <= last.Seq + 1)))
             {
-                var missed = _recent.Where(f => f.Seq > last.Seq).ToArray();
-                if (missed.Length > 0)
+                foreach (var frame in _recent.Where(f => f.Seq > last.Seq))
                 {
-                    client.Send(missed);
+                    client.Send(Pick(frame, user));
                 }
             }
             else
             {
-                client.Send(Encode(EventId(epoch, seq), "snapshot", ViewState.ForUser(snapshot(), user)), seq);
+                client.Send(Encode(EventId(epoch, seq), "snapshot", ViewState.ForUser(snapshot(), user)));
             }
 
-            // Deltas up to seq that the fan-out has not passed on yet are in what the client just got.
-            client.SentUpTo = seq;
             _clients.Add(client);
-            _fanOut = [.. _clients];
         }
 
         return client;
@@ -156,9 +103,9 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
     {
         lock (_lock)
         {
-            foreach (var client in _fanOut)
+            foreach (var client in _clients)
             {
-                client.Send(KeepAlive, null);
+                client.Send(KeepAlive);
             }
         }
     }
@@ -167,12 +114,11 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
     {
         lock (_lock)
         {
-            if (_clients.Remove(client))
-            {
-                _fanOut = [.. _clients];
-            }
+            _clients.Remove(client);
         }
     }
+
+    private static byte[] Pick(Frame frame, string user) => frame.Owner is null || frame.Owner == user ? frame.ForOwner : frame.ForOthers!;
 
     public static string EventId(string epoch, long seq) => $"{epoch}.{seq}";
 
@@ -183,79 +129,21 @@ public sealed class StreamHub(IOptions<LiveOptions> options)
         Encoding.UTF8.GetBytes($"id: {id}\nevent: {type}\ndata: {JsonSerializer.Serialize(data, JsonSerializerOptions.Web)}\n\n");
 }
 
-/// <summary>One connected stream: a queue of writes (a frame, or a batch of deltas) its response loop copies out.</summary>
+/// <summary>One connected stream: a queue of frames its response loop writes out.</summary>
 public sealed class StreamClient(string user, StreamHub hub)
 {
-    // Synchronous continuations: the stream loop waiting here writes on the sender's thread (see StreamHub).
-    private readonly Channel<Outgoing> _queue = Channel.CreateBounded<Outgoing>(
-        new BoundedChannelOptions(StreamHub.ClientQueue) { SingleReader = true, AllowSynchronousContinuations = true });
-
-    private readonly record struct Outgoing(byte[]? Frame, StreamHub.Frame[]? Deltas);
+    private readonly Channel<byte[]> _frames = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(StreamHub.ClientQueue) { SingleReader = true });
 
     public string User => user;
 
-    /// <summary>The sequence this client's stream is at (under the hub's lock): a batch's deltas up to it are skipped.</summary>
-    internal long SentUpTo { get; set; }
+    public ChannelReader<byte[]> Frames => _frames.Reader;
 
-    /// <summary>Waits until there is something to write; false once the stream is to end (the client was too slow).</summary>
-    public ValueTask<bool> WaitAsync(CancellationToken ct) => _queue.Reader.WaitToReadAsync(ct);
-
-    /// <summary>Copies everything queued into <paramref name="output"/>; returns how many queued writes that was.</summary>
-    public int WriteQueued(IBufferWriter<byte> output)
+    internal void Send(byte[] frame)
     {
-        var writes = 0;
-        while (_queue.Reader.TryRead(out var item))
-        {
-            writes++;
-            if (item.Frame is { } frame)
-            {
-                output.Write(frame);
-                continue;
-            }
-
-            foreach (var delta in item.Deltas!)
-            {
-                output.Write(delta.For(user));
-            }
-        }
-
-        return writes;
-    }
-
-    // Under the hub's lock.
-    internal void Send(byte[] frame, long? seq)
-    {
-        Enqueue(new Outgoing(frame, null));
-        if (seq is { } at)
-        {
-            SentUpTo = at;
-        }
-    }
-
-    // Under the hub's lock. The same array goes to every client; one that already has some of it gets the rest.
-    internal void Send(StreamHub.Frame[] deltas)
-    {
-        var from = 0;
-        while (from < deltas.Length && deltas[from].Seq <= SentUpTo)
-        {
-            from++;
-        }
-
-        if (from == deltas.Length)
-        {
-            return;
-        }
-
-        SentUpTo = deltas[^1].Seq;
-        Enqueue(new Outgoing(null, from == 0 ? deltas : deltas[from..]));
-    }
-
-    private void Enqueue(Outgoing item)
-    {
-        if (!_queue.Writer.TryWrite(item))
+        if (!_frames.Writer.TryWrite(frame))
         {
             // Too slow: end the stream; the browser reconnects with Last-Event-ID and catches up.
-            _queue.Writer.TryComplete();
+            _frames.Writer.TryComplete();
         }
     }
 
