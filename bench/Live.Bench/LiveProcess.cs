@@ -1,35 +1,26 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using Platform.Sidecar;
 
 namespace Platform.Live.Bench;
 
-/// <summary>One Live replica: the built Platform.Live.dll as its own process, with its sidecar in this process.</summary>
+/// <summary>One Live replica: the built Platform.Live.dll as its own process, talking to its sidecar in the sidecars process.</summary>
 public sealed class LiveProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private LiveProcess(Process process, Platform.Sidecar.SidecarHost sidecar, int port)
+    private LiveProcess(Process process, int port)
     {
         _process = process;
-        Sidecar = sidecar;
         Url = $"http://127.0.0.1:{port}/";
     }
-
-    public Platform.Sidecar.SidecarHost Sidecar { get; }
 
     public string Url { get; }
 
     public int Pid => _process.Id;
 
-    public static async Task<LiveProcess> StartAsync(string dll, string appId, string role, string components, string registry)
+    public static LiveProcess Start(string dll, string appId, string role, int port, SidecarEndpoints sidecar)
     {
-        var port = FreePort();
-        var sidecar = await Platform.Sidecar.SidecarHost.StartAsync(new SidecarOptions
-        {
-            AppId = appId, AppPort = port, ResourcesPaths = [components], RegistryFolder = registry, PodName = $"{appId}-{port}",
-        });
         var start = new ProcessStartInfo("dotnet", [dll])
         {
             WorkingDirectory = Path.GetDirectoryName(dll)!,
@@ -37,8 +28,8 @@ public sealed class LiveProcess : IAsyncDisposable
             RedirectStandardError = true,
         };
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        start.Environment["DAPR_HTTP_ENDPOINT"] = sidecar.HttpEndpoint;
-        start.Environment["DAPR_GRPC_ENDPOINT"] = sidecar.GrpcEndpoint;
+        start.Environment["DAPR_HTTP_ENDPOINT"] = sidecar.Http;
+        start.Environment["DAPR_GRPC_ENDPOINT"] = sidecar.Grpc;
         start.Environment["Live__Role"] = role;
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["DOTNET_ENVIRONMENT"] = "Production";
@@ -47,8 +38,7 @@ public sealed class LiveProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) { Console.Error.WriteLine($"[{appId} {process.Id}] {line}"); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(60));
-        return new LiveProcess(process, sidecar, port);
+        return new LiveProcess(process, port);
     }
 
     /// <summary>CPU time (user + system) the process has used so far.</summary>
@@ -58,7 +48,7 @@ public sealed class LiveProcess : IAsyncDisposable
         return _process.TotalProcessorTime;
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
@@ -67,7 +57,6 @@ public sealed class LiveProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await Sidecar.DisposeAsync();
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
