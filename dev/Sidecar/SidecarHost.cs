@@ -123,6 +123,9 @@ public sealed class SidecarHost : IAsyncDisposable
             o.Interceptors.Add<DaprErrorInterceptor>();
         });
         ListenOptions? http = null, grpc = null;
+        // Read each request straight into a buffer: Kestrel's default first waits with a zero-byte read for data to
+        // arrive, one more system call per request received (apps, peers and the gRPC API each send one per call).
+        builder.WebHost.UseSockets(s => s.WaitForDataBeforeAllocatingBuffer = false);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -154,7 +157,7 @@ public sealed class SidecarHost : IAsyncDisposable
 
         var httpPort = ((IPEndPoint)http!.EndPoint).Port;
         var grpcPort = ((IPEndPoint)grpc!.EndPoint).Port;
-        var replica = new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId);
+        var replica = new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId) { PeerEndpoint = $"http://127.0.0.1:{grpcPort}" };
         var registration = registry.Register(replica);
         actors.Attach(replica);
         logger.LogInformation("Sidecar {AppId} listening: HTTP {HttpPort}, gRPC {GrpcPort}", options.AppId, httpPort, grpcPort);
