@@ -157,7 +157,7 @@ public sealed class SidecarHost : IAsyncDisposable
 
         var httpPort = ((IPEndPoint)http!.EndPoint).Port;
         var grpcPort = ((IPEndPoint)grpc!.EndPoint).Port;
-        var replica = new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId) { PeerEndpoint = $"http://127.0.0.1:{grpcPort}" };
+        var replica = new Replica(options.AppId, instanceId, $"http://127.0.0.1:{httpPort}", Environment.ProcessId);
         var registration = registry.Register(replica);
         actors.Attach(replica);
         logger.LogInformation("Sidecar {AppId} listening: HTTP {HttpPort}, gRPC {GrpcPort}", options.AppId, httpPort, grpcPort);

@@ -57,9 +57,6 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
     private readonly ConcurrentDictionary<string, int> _next = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, CircuitBreaker> _breakers = new(StringComparer.Ordinal);
-    // Peers that offer it are called over cleartext HTTP/2 (prior knowledge): concurrent calls share a connection,
-    // and the frames of several calls go out in one write (daprd's sidecars talk gRPC, HTTP/2, to each other). Past
-    // Kestrel's 100 streams a connection, another connection opens rather than calls queueing.
     private readonly HttpMessageInvoker _peers = new(new SocketsHttpHandler
     {
         UseProxy = false,
@@ -67,7 +64,6 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
         AutomaticDecompression = DecompressionMethods.None,
         UseCookies = false,
         ConnectTimeout = TimeSpan.FromSeconds(2),
-        EnableMultipleHttp2Connections = true,
     });
 
     /// <summary>
@@ -189,14 +185,7 @@ public sealed class Invoker(string appId, string instanceId, NameRegistry regist
 
     private async Task<InvocationResult> ForwardAsync(Replica replica, OutboundCall call, CancellationToken ct)
     {
-        var endpoint = replica.PeerEndpoint ?? replica.HttpEndpoint;
-        using var request = Build(call, new Uri($"{endpoint}/v1.0/invoke/{Uri.EscapeDataString(replica.AppId)}/method/{MethodPath.Escape(call.Path.TrimStart('/'))}{call.Query}"));
-        if (replica.PeerEndpoint is not null)
-        {
-            request.Version = HttpVersion.Version20;
-            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
-        }
-
+        using var request = Build(call, new Uri($"{replica.HttpEndpoint}/v1.0/invoke/{Uri.EscapeDataString(replica.AppId)}/method/{MethodPath.Escape(call.Path.TrimStart('/'))}{call.Query}"));
         request.Headers.TryAddWithoutValidation(ForwardedHeader, registry.InternalToken);
         request.Headers.TryAddWithoutValidation("dapr-caller-app-id", call.CallerAppId ?? appId);
         var response = await _peers.SendAsync(request, ct);

@@ -4,15 +4,7 @@ using System.Text.Json;
 namespace Platform.Sidecar.Invocation;
 
 /// <summary>One running sidecar of an app: where its HTTP API listens, and the actor types its app hosts (from <c>GET /dapr/config</c>).</summary>
-public sealed record Replica(string AppId, string InstanceId, string HttpEndpoint, int ProcessId, IReadOnlyList<string>? ActorTypes = null)
-{
-    /// <summary>
-    /// Where the sidecar takes calls from its peers over cleartext HTTP/2 (its gRPC port, which serves the same
-    /// routes): many calls share one connection there, as daprd's sidecars share one gRPC connection. Null in
-    /// entries written by a sidecar that does not offer it: peers then use <see cref="HttpEndpoint"/> (HTTP/1.1).
-    /// </summary>
-    public string? PeerEndpoint { get; init; }
-}
+public sealed record Replica(string AppId, string InstanceId, string HttpEndpoint, int ProcessId, IReadOnlyList<string>? ActorTypes = null);
 
 /// <summary>
 /// How sidecars find each other on one machine, in the role mDNS plays for self-hosted daprd: each sidecar

@@ -70,27 +70,6 @@ public sealed class InvocationTests
     }
 
     [Fact]
-    public async Task InvokeMethod_PeerEntryWithoutPeerEndpoint_IsCalledOnItsHttpPort()
-    {
-        // A registry entry written by an older sidecar names no HTTP/2 peer endpoint: the caller forwards over
-        // HTTP/1.1 to the HTTP port it does name, and the call arrives as any other.
-        await using var cluster = Cluster.Create(Backend.InMemory);
-        var (pricing, _) = await cluster.StartAsync("pricing", Quoting);
-        var entry = Assert.Single(Directory.GetFiles(Path.Combine(cluster.Registry, "pricing"), "*.json"));
-        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(entry))!.AsObject();
-        Assert.True(node.Remove("PeerEndpoint"));
-        File.WriteAllText(entry, node.ToJsonString());
-        var orders = await cluster.StartSidecarAsync("orders");
-        using var http = DaprClient.CreateInvokeHttpClient("pricing", orders.HttpEndpoint);
-
-        var response = await http.PostAsJsonAsync("/quote/old-peer", new { qty = 1 });
-
-        response.EnsureSuccessStatusCode();
-        Assert.Equal(new Quote("pricing", "orders", "pricing"), await response.Content.ReadFromJsonAsync<Quote>());
-        Assert.Equal("/quote/old-peer", Assert.Single(pricing.Received));
-    }
-
-    [Fact]
     public async Task InvokeHttpClient_PathQueryAndCallerHeaders_Arrive()
     {
         await using var cluster = Cluster.Create(Backend.InMemory);
