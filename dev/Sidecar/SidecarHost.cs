@@ -123,6 +123,9 @@ public sealed class SidecarHost : IAsyncDisposable
             o.Interceptors.Add<DaprErrorInterceptor>();
         });
         ListenOptions? http = null, grpc = null;
+        // Read each request straight into a buffer: Kestrel's default first waits with a zero-byte read for data to
+        // arrive, one more system call per request received (apps, peers and the gRPC API each send one per call).
+        builder.WebHost.UseSockets(s => s.WaitForDataBeforeAllocatingBuffer = false);
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

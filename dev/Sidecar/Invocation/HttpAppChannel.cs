@@ -147,8 +147,8 @@ public sealed class HttpAppChannel(AppChannel connection, string appId, bool has
                 return DeliveryOutcome.Retry;
             }
 
-            var body = await response.Content.ReadAsByteArrayAsync(ct);
-            var status = ReadStatus(body);
+            // An empty answer (the common one) is SUCCESS without reading anything.
+            var status = response.Content.Headers.ContentLength == 0 ? null : ReadStatus(await response.Content.ReadAsByteArrayAsync(ct));
             switch (status)
             {
                 case null or "" or "SUCCESS":
