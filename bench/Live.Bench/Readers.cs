@@ -108,22 +108,8 @@ public sealed class ReaderProcess : IAsyncDisposable
     /// <summary>Starts the readers and waits until every client has its stream.</summary>
     public static async Task<ReaderProcess> StartAsync(IReadOnlyList<string> followerUrls, int clients)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = false,
-        };
-        start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-        start.ArgumentList.Add("reader");
-        start.ArgumentList.Add("--clients");
-        start.ArgumentList.Add(clients.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var url in followerUrls)
-        {
-            start.ArgumentList.Add(url);
-        }
-
-        var reader = new ReaderProcess(Process.Start(start)!);
+        string[] arguments = ["--clients", clients.ToString(System.Globalization.CultureInfo.InvariantCulture), .. followerUrls];
+        var reader = new ReaderProcess(BenchChild.Start("reader", arguments));
         try
         {
             await reader.ExpectAsync("connected", TimeSpan.FromSeconds(150));
@@ -153,11 +139,7 @@ public sealed class ReaderProcess : IAsyncDisposable
     }
 
     /// <summary>CPU time (user + system) the process has used so far.</summary>
-    public TimeSpan CpuTime()
-    {
-        _process.Refresh();
-        return _process.TotalProcessorTime;
-    }
+    public TimeSpan CpuTime() => BenchChild.CpuTime(_process);
 
     private async Task<string> ExpectAsync(string key, TimeSpan timeout)
     {
@@ -173,28 +155,5 @@ public sealed class ReaderProcess : IAsyncDisposable
         throw new InvalidOperationException($"the reader process ended (exit code {(_process.HasExited ? _process.ExitCode : -1)}) before reporting {key}");
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // already gone
-        }
-
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        try
-        {
-            await _process.WaitForExitAsync(grace.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => BenchChild.StopAsync(_process, TimeSpan.FromSeconds(10));
 }

@@ -97,20 +97,8 @@ public sealed class SidecarsProcess : IAsyncDisposable
 
     public static async Task<SidecarsProcess> StartAsync(string components, string registry, IEnumerable<(string AppId, int? Port)> apps)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true };
-        start.ArgumentList.Add(System.Reflection.Assembly.GetEntryAssembly()!.Location);
-        foreach (var arg in new[] { "sidecars", "--components", components, "--registry", registry })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        foreach (var (appId, port) in apps)
-        {
-            start.ArgumentList.Add("--app");
-            start.ArgumentList.Add(port is { } p ? $"{appId}:{p}" : appId);
-        }
-
-        var process = Process.Start(start)!;
+        string[] arguments = ["--components", components, "--registry", registry, .. apps.SelectMany(a => new[] { "--app", a.Port is { } p ? $"{a.AppId}:{p}" : a.AppId })];
+        var process = BenchChild.Start("sidecars", arguments);
         var sidecars = new List<SidecarEndpoints>();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         while (await process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
@@ -129,34 +117,8 @@ public sealed class SidecarsProcess : IAsyncDisposable
         throw new InvalidOperationException("the sidecars process ended before starting them all");
     }
 
-    public TimeSpan CpuTime()
-    {
-        _process.Refresh();
-        return _process.TotalProcessorTime;
-    }
+    /// <summary>CPU time (user + system) the process has used so far.</summary>
+    public TimeSpan CpuTime() => BenchChild.CpuTime(_process);
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // already gone
-        }
-
-        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        try
-        {
-            await _process.WaitForExitAsync(grace.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
-        }
-
-        _process.Dispose();
-    }
+    public ValueTask DisposeAsync() => BenchChild.StopAsync(_process, TimeSpan.FromSeconds(15));
 }
