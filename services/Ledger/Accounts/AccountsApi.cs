@@ -35,7 +35,7 @@ public static class AccountsApi
             return invalid;
         }
 
-        var result = await Account(actors, accountId).OpenAsync(new OpenRequest(command.Owner!, command.Reference!));
+        var result = await actors.Account(accountId).OpenAsync(new OpenRequest(command.Owner!, command.Reference!));
         if (!result.Accepted)
         {
             return Refused(result);
@@ -46,10 +46,10 @@ public static class AccountsApi
     }
 
     public static Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Deposit(string accountId, MoneyCommand command, IActorProxyFactory actors, IOptions<LedgerOptions> options) =>
-        Money(accountId, command, options.Value, m => Account(actors, accountId).DepositAsync(m));
+        Money(accountId, command, options.Value, m => actors.Account(accountId).DepositAsync(m));
 
     public static Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Withdraw(string accountId, MoneyCommand command, IActorProxyFactory actors, IOptions<LedgerOptions> options) =>
-        Money(accountId, command, options.Value, m => Account(actors, accountId).WithdrawAsync(m));
+        Money(accountId, command, options.Value, m => actors.Account(accountId).WithdrawAsync(m));
 
     public static async Task<Results<Ok<CommandResult>, ValidationProblem, ProblemHttpResult>> Close(string accountId, CloseAccount command, IActorProxyFactory actors)
     {
@@ -58,12 +58,12 @@ public static class AccountsApi
             return invalid;
         }
 
-        var result = await Account(actors, accountId).CloseAsync(new CloseRequest(command.Reference!));
+        var result = await actors.Account(accountId).CloseAsync(new CloseRequest(command.Reference!));
         return result.Accepted ? TypedResults.Ok(result) : Refused(result);
     }
 
     public static async Task<Results<Ok<AccountView>, NotFound<ProblemDetails>>> Get(string accountId, IActorProxyFactory actors) =>
-        ValidId(accountId) && await Account(actors, accountId).GetAsync() is { } view
+        ValidId(accountId) && await actors.Account(accountId).GetAsync() is { } view
             ? TypedResults.Ok(view)
             : TypedResults.NotFound(new ProblemDetails { Title = "account not found", Detail = $"account {accountId} does not exist", Status = 404 });
 
@@ -74,12 +74,12 @@ public static class AccountsApi
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["fromSequence"] = ["must be 1 or more"] });
         }
 
-        if (!ValidId(accountId) || await Account(actors, accountId).GetAsync() is null)
+        if (!ValidId(accountId) || await actors.Account(accountId).GetAsync() is null)
         {
             return TypedResults.NotFound(new ProblemDetails { Title = "account not found", Detail = $"account {accountId} does not exist", Status = 404 });
         }
 
-        return TypedResults.Ok(await Account(actors, accountId).GetEventsAsync(fromSequence));
+        return TypedResults.Ok(await actors.Account(accountId).GetEventsAsync(fromSequence));
     }
 
     public static async Task<Ok<IReadOnlyList<string>>> List(IActorProxyFactory actors) =>
@@ -109,8 +109,6 @@ public static class AccountsApi
             _ => StatusCodes.Status409Conflict,
         },
         extensions: new Dictionary<string, object?> { ["rule"] = result.Error });
-
-    internal static IAccountActor Account(IActorProxyFactory actors, string accountId) => actors.Account(accountId);
 
     /// <summary>
     /// The 400 for broken rules: <c>errors</c> names each field (as ASP.NET's validation problems do) and <c>codes</c>

@@ -21,7 +21,7 @@ public static class TransfersApi
 
         // A transfer to nowhere would debit, be refused the credit and compensate: two events for nothing. Refuse it
         // up front (an account is never deleted, so a retry of a transfer that got past this check passes it again).
-        if (await AccountsApi.Account(actors, command.ToAccountId!).GetAsync() is null)
+        if (await actors.Account(command.ToAccountId!).GetAsync() is null)
         {
             return TypedResults.Problem(title: "not-found", detail: $"account {command.ToAccountId} does not exist", statusCode: 404,
                 extensions: new Dictionary<string, object?> { ["rule"] = "not-found", ["transferId"] = command.Reference });
