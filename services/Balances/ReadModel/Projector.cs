@@ -21,7 +21,7 @@ public enum Outcome
 /// totals shard, in one state transaction: either the event is in all of them or in none. A conflict means
 /// another consumer (a replica, or another worker of this one) wrote first; we read again and decide again.
 /// </summary>
-public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTelemetry telemetry, ILogger<Projector> logger)
+public sealed partial class Projector(DaprClient dapr, LedgerClient ledger, BalancesTelemetry telemetry, ILogger<Projector> logger)
 {
     private const int MaxConflicts = 50;
 
@@ -46,23 +46,29 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
         using var activity = BalancesTelemetry.ActivitySource.StartActivity("apply ledger event", ActivityKind.Consumer);
         activity?.SetTag("balances.account_id", evt.AccountId);
         activity?.SetTag("balances.sequence", evt.Sequence);
+        var outcome = await ApplyOrRetryAsync(evt, ct);
+        activity?.SetTag("balances.outcome", outcome.ToString());
+        return Answer(outcome == Outcome.Retry ? DeliveryStatus.Retry : DeliveryStatus.Success);
+    }
+
+    /// <summary>Applies one event; a ledger or state store that fails means RETRY (logged, and marked on the current activity).</summary>
+    private async Task<Outcome> ApplyOrRetryAsync(LedgerEvent evt, CancellationToken ct)
+    {
         try
         {
-            var outcome = await ApplyAsync(evt, ct);
-            activity?.SetTag("balances.outcome", outcome.ToString());
-            return Answer(outcome == Outcome.Retry ? DeliveryStatus.Retry : DeliveryStatus.Success);
+            return await ApplyAsync(evt, ct);
         }
         catch (LedgerUnavailableException e)
         {
             Log.LedgerUnavailable(logger, evt.AccountId, evt.Sequence, e.Message);
-            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-            return Answer(DeliveryStatus.Retry);
+            Activity.Current?.SetStatus(ActivityStatusCode.Error, e.Message);
+            return Outcome.Retry;
         }
         catch (DaprException e)
         {
             Log.StoreFailed(logger, evt.AccountId, evt.Sequence, e.Message);
-            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
-            return Answer(DeliveryStatus.Retry);
+            Activity.Current?.SetStatus(ActivityStatusCode.Error, e.Message);
+            return Outcome.Retry;
         }
     }
 
@@ -218,25 +224,80 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
         await dapr.GetStateAndETagAsync<AccountDoc?>(Components.StateStore, Keys.Account(generation, accountId), cancellationToken: ct);
 
     /// <summary>Writes the batch (which starts right after the account's last sequence) in one transaction; false on an ETag conflict.</summary>
-    private async Task<bool> TryCommitAsync(int generation, string accountId, AccountDoc? before, string accountETag, List<LedgerEvent> batch, CancellationToken ct)
-    {
-        var account = before ?? AccountDoc.Empty(accountId);
-        var shardIndex = Keys.ShardOf(accountId);
-        var firstPage = Keys.PageOf(account.StatementLines);
-        var lastPage = Keys.PageOf(account.StatementLines + batch.Count - 1);
-        var pageReads = Enumerable.Range(firstPage, lastPage - firstPage + 1)
-            .Select(p => dapr.GetStateAndETagAsync<StatementPage?>(Components.StateStore, Keys.Statement(generation, accountId, p), cancellationToken: ct))
-            .ToList();
-        var shardRead = dapr.GetStateAndETagAsync<TotalsShard?>(Components.StateStore, Keys.Totals(generation, shardIndex), cancellationToken: ct);
-        await Task.WhenAll([.. pageReads, shardRead]);
+    private Task<bool> TryCommitAsync(int generation, string accountId, AccountDoc? before, string accountETag, List<LedgerEvent> batch, CancellationToken ct) =>
+        TryCommitAsync(generation, [new AccountBatch(accountId, before, accountETag, batch)], ct);
 
-        var pages = new Dictionary<int, (List<StatementLine> Lines, string ETag, bool Changed)>();
-        for (var i = 0; i < pageReads.Count; i++)
+    /// <summary>
+    /// Applies each account's events (each list starts right after that account's last sequence) and writes every
+    /// account, the statement pages they touch and their totals shards in one transaction, each document guarded by
+    /// the ETag it was read with; false on an ETag conflict (nothing written). The pages and shards are read in one
+    /// bulk read.
+    /// </summary>
+    private async Task<bool> TryCommitAsync(int generation, IReadOnlyList<AccountBatch> accounts, CancellationToken ct)
+    {
+        var pageKeys = accounts.SelectMany(a => PagesOf(a).Select(p => Keys.Statement(generation, a.AccountId, p)));
+        var shardIndexes = accounts.Select(a => Keys.ShardOf(a.AccountId)).Distinct().ToList();
+        var read = await ReadManyAsync([.. pageKeys, .. shardIndexes.Select(i => Keys.Totals(generation, i))], ct);
+
+        var operations = new List<StateTransactionRequest>();
+        var shards = shardIndexes.ToDictionary(i => i, i =>
         {
-            var (page, etag) = pageReads[i].Result;
-            pages[firstPage + i] = ([.. page?.Lines ?? []], etag, false);
+            var (shard, etag) = Read<TotalsShard>(read, Keys.Totals(generation, i));
+            return (Shard: shard ?? TotalsShard.Empty(i), ETag: etag);
+        });
+        long applied = 0, ignored = 0;
+        foreach (var batch in accounts)
+        {
+            var pages = PagesOf(batch).ToDictionary(p => p, p =>
+            {
+                var (page, etag) = Read<StatementPage>(read, Keys.Statement(generation, batch.AccountId, p));
+                return (Lines: new List<StatementLine>(page?.Lines ?? []), ETag: etag, Changed: false);
+            });
+            var (account, accountApplied, accountIgnored) = Fold(batch.Before, batch.AccountId, pages, batch.Events);
+            applied += accountApplied;
+            ignored += accountIgnored;
+            var shardIndex = Keys.ShardOf(batch.AccountId);
+            var (shard, shardETag) = shards[shardIndex];
+            shards[shardIndex] = (shard with
+            {
+                Accounts = shard.Accounts + (batch.Before is null ? 1 : 0),
+                Balance = Money.Of(shard.Balance + account.Balance - (batch.Before?.Balance ?? 0)),
+                EventsApplied = shard.EventsApplied + accountApplied,
+                EventsIgnored = shard.EventsIgnored + accountIgnored,
+            }, shardETag);
+            operations.Add(Upsert(Keys.Account(generation, batch.AccountId), account, batch.ETag));
+            operations.AddRange(pages.Where(p => p.Value.Changed).Select(p => Upsert(Keys.Statement(generation, batch.AccountId, p.Key), new StatementPage(batch.AccountId, p.Key, p.Value.Lines), p.Value.ETag)));
         }
 
+        operations.AddRange(shards.Select(s => Upsert(Keys.Totals(generation, s.Key), s.Value.Shard, s.Value.ETag)));
+        try
+        {
+            await dapr.ExecuteStateTransactionAsync(Components.StateStore, operations, cancellationToken: ct);
+        }
+        catch (DaprException e) when (IsConflict(e))
+        {
+            telemetry.Conflicts.Add(1);
+            return false;
+        }
+
+        telemetry.Applied.Add(applied, new KeyValuePair<string, object?>("generation", generation));
+        telemetry.Ignored.Add(ignored);
+        return true;
+    }
+
+    /// <summary>The statement pages an account's events will write to.</summary>
+    private static IEnumerable<int> PagesOf(AccountBatch batch)
+    {
+        var lines = batch.Before?.StatementLines ?? 0;
+        var first = Keys.PageOf(lines);
+        return Enumerable.Range(first, Keys.PageOf(lines + batch.Events.Count - 1) - first + 1);
+    }
+
+    /// <summary>The account after <paramref name="batch"/>, with its statement lines added to <paramref name="pages"/>.</summary>
+    private (AccountDoc Account, long Applied, long Ignored) Fold(AccountDoc? before, string accountId,
+        Dictionary<int, (List<StatementLine> Lines, string ETag, bool Changed)> pages, IReadOnlyList<LedgerEvent> batch)
+    {
+        var account = before ?? AccountDoc.Empty(accountId);
         long applied = 0, ignored = 0;
         foreach (var e in batch)
         {
@@ -266,36 +327,16 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
             applied++;
         }
 
-        var (shard, shardETag) = shardRead.Result;
-        shard ??= TotalsShard.Empty(shardIndex);
-        shard = shard with
-        {
-            Accounts = shard.Accounts + (before is null ? 1 : 0),
-            Balance = Money.Of(shard.Balance + account.Balance - (before?.Balance ?? 0)),
-            EventsApplied = shard.EventsApplied + applied,
-            EventsIgnored = shard.EventsIgnored + ignored,
-        };
-
-        List<StateTransactionRequest> operations =
-        [
-            Upsert(Keys.Account(generation, accountId), account, accountETag),
-            .. pages.Where(p => p.Value.Changed).Select(p => Upsert(Keys.Statement(generation, accountId, p.Key), new StatementPage(accountId, p.Key, p.Value.Lines), p.Value.ETag)),
-            Upsert(Keys.Totals(generation, shardIndex), shard, shardETag),
-        ];
-        try
-        {
-            await dapr.ExecuteStateTransactionAsync(Components.StateStore, operations, cancellationToken: ct);
-        }
-        catch (DaprException e) when (IsConflict(e))
-        {
-            telemetry.Conflicts.Add(1);
-            return false;
-        }
-
-        telemetry.Applied.Add(applied, new KeyValuePair<string, object?>("generation", generation));
-        telemetry.Ignored.Add(ignored);
-        return true;
+        return (account, applied, ignored);
     }
+
+    /// <summary>Several documents in one bulk read, by key: the raw JSON (empty for a missing key) and its ETag.</summary>
+    private async Task<Dictionary<string, BulkStateItem>> ReadManyAsync(IReadOnlyList<string> keys, CancellationToken ct) =>
+        (await dapr.GetBulkStateAsync(Components.StateStore, keys, parallelism: null, cancellationToken: ct)).ToDictionary(i => i.Key, StringComparer.Ordinal);
+
+    private (T? Value, string ETag) Read<T>(Dictionary<string, BulkStateItem> read, string key) where T : class =>
+        !read.TryGetValue(key, out var item) ? (null, "")
+        : (string.IsNullOrEmpty(item.Value) ? null : JsonSerializer.Deserialize<T>(item.Value, dapr.JsonSerializerOptions), item.ETag ?? "");
 
     /// <summary>
     /// An upsert guarded by the ETag we read; a document we found missing is written first-write, so a concurrent
@@ -312,6 +353,9 @@ public sealed class Projector(DaprClient dapr, LedgerClient ledger, BalancesTele
         || e.Message.Contains("etag", StringComparison.OrdinalIgnoreCase)
         || e.InnerException?.Message.Contains("etag", StringComparison.OrdinalIgnoreCase) == true;
 }
+
+/// <summary>Events of one account to apply in order, from right after <see cref="Before"/>'s last sequence.</summary>
+internal sealed record AccountBatch(string AccountId, AccountDoc? Before, string ETag, IReadOnlyList<LedgerEvent> Events);
 
 /// <summary>Dapr's answer to a delivered event.</summary>
 public sealed record DeliveryStatus(string Status)

@@ -95,12 +95,15 @@ public sealed class PlatformUnderTest : IAsyncDisposable
                 - name: actorStateStore
                   value: "true"
             """));
-        // Short timeouts, so a delivery to a killed app comes back within a second or two.
+        // Short timeouts, so a delivery to a killed app comes back within a second or two; as components/redis, 100
+        // deliveries in flight per subscriber, so that Balances' bulk deliveries can hold up to 100 events.
         await File.WriteAllTextAsync(Path.Combine(components, "pubsub.yaml"), Component("pubsub", "pubsub.redis", """
                 - name: processingTimeout
                   value: "2s"
                 - name: redeliverInterval
                   value: "500ms"
+                - name: concurrency
+                  value: "100"
             """));
         var registry = Path.Combine(_root, "registry"); // the first sidecar creates it, private (0700), as it must be
 
