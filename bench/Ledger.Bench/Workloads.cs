@@ -103,8 +103,11 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
         return (run, lag, observerLag, [.. _depositMs]);
     }
 
-    /// <summary>Kill Balances and stop the observer; run commands; bring each back alone and time how long it takes to catch up.</summary>
-    public async Task<(long Backlog, TimeSpan ObserverDrain, TimeSpan BalancesDrain)> BacklogDrainAsync(int n)
+    /// <summary>
+    /// Kill Balances and stop the observer; run commands; bring each back alone and time how long it takes to catch up:
+    /// in all, and from its first progress on (what is left once the broker's redelivery has started flowing).
+    /// </summary>
+    public async Task<(long Backlog, Drain Observer, Drain Balances)> BacklogDrainAsync(int n)
     {
         await platform.Balances!.KillAsync();
         await platform.StopObserverAsync();
@@ -112,19 +115,37 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
         await CommandsAsync(n);
         var after = await TotalEventsAsync();
 
-        var clock = Stopwatch.StartNew();
         await platform.StartObserverAsync();
-        await Poll.UntilAsync(() => Task.FromResult<int?>(platform.FirstDelivered.Count), c => c >= after, "the observer to drain the backlog", seconds: 600);
-        var observer = clock.Elapsed;
+        var observer = await DrainAsync(() => Task.FromResult((long)platform.FirstDelivered.Count), after, "the observer");
 
         await platform.Balances.StartAsync();
-        clock.Restart();
-        await Poll.UntilAsync(async () =>
+        var balances = await DrainAsync(async () =>
         {
             var totals = await _balances.GetFromJsonAsync<JsonElement>("totals");
-            return (long?)(totals.GetProperty("eventsApplied").GetInt64() + totals.GetProperty("eventsIgnored").GetInt64());
-        }, applied => applied >= after, "Balances to drain the backlog", seconds: 900);
-        return (after - before, observer, clock.Elapsed);
+            return totals.GetProperty("eventsApplied").GetInt64() + totals.GetProperty("eventsIgnored").GetInt64();
+        }, after, "Balances");
+        return (after - before, observer, balances);
+    }
+
+    private static async Task<Drain> DrainAsync(Func<Task<long>> count, long target, string who)
+    {
+        // The count before the first event is taken is the first one read (Balances answers once it is up again).
+        var clock = Stopwatch.StartNew();
+        long? start = null;
+        (TimeSpan At, long Count)? first = null;
+        await Poll.UntilAsync(async () =>
+        {
+            var now = await count();
+            start ??= now;
+            if (first is null && now > start)
+            {
+                first = (clock.Elapsed, now);
+            }
+
+            return (long?)now;
+        }, c => c >= target, $"{who} to drain the backlog", seconds: 900);
+        var total = clock.Elapsed;
+        return new Drain(total, target - start!.Value, first is { } f ? (target - f.Count) / Math.Max(0.001, (total - f.At).TotalSeconds) : 0);
     }
 
     private async Task<long> TotalEventsAsync()
@@ -189,4 +210,10 @@ public sealed class Workloads(PlatformUnderTest platform, int clients)
 
         return new Rate(n, clock.Elapsed, errors, [.. latencies]);
     }
+}
+
+/// <summary>A backlog drained: the time from the consumer's start to the last event, the events it had to take, and its rate once flowing.</summary>
+public sealed record Drain(TimeSpan Took, long Events, double FlowingPerSecond)
+{
+    public double PerSecond => Events / Took.TotalSeconds;
 }
