@@ -87,6 +87,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
         }
     }
 
+    /// <summary>How long a delivered entry stays pending before the broker hands it out again (the pub/sub component's <c>processingTimeout</c>).</summary>
+    public static readonly TimeSpan ProcessingTimeout = TimeSpan.FromSeconds(2);
+
     private async Task InitAsync(PlatformOptions options)
     {
         _redis = await Redis.StartAsync();
@@ -97,9 +100,9 @@ public sealed class PlatformUnderTest : IAsyncDisposable
             """));
         // Short timeouts, so a delivery to a killed app comes back within a second or two; as components/redis, 100
         // deliveries in flight per subscriber, so that Balances' bulk deliveries can hold up to 100 events.
-        await File.WriteAllTextAsync(Path.Combine(components, "pubsub.yaml"), Component("pubsub", "pubsub.redis", """
+        await File.WriteAllTextAsync(Path.Combine(components, "pubsub.yaml"), Component("pubsub", "pubsub.redis", $$"""
                 - name: processingTimeout
-                  value: "2s"
+                  value: "{{(int)ProcessingTimeout.TotalSeconds}}s"
                 - name: redeliverInterval
                   value: "500ms"
                 - name: concurrency
