@@ -37,7 +37,7 @@ internal static class HostCommand
         }
 
         // The components every sidecar gets: components/local (in-memory) next to tye.yaml unless --components says
-        // otherwise. tye.yaml's components-path is what `tye run` uses (a generated platform names its broker's
+        // otherwise. tye.yaml's components-path is what `tye run` uses (a generated solution names its broker's
         // folder there, which may need Kafka, Pulsar or Redis): the host reads it only with --components tye.
         var choice = options.Components ?? HostOptions.DefaultComponents;
         string? chosenFolder = null;

@@ -276,7 +276,7 @@ public sealed class HostRunTests : IDisposable
         Assert.Empty(host.Status());
     }
 
-    // A generated platform's tye.yaml names its broker's folder (which may need Kafka, Pulsar or Redis): dev/Host
+    // A generated solution's tye.yaml names its broker's folder (which may need Kafka, Pulsar or Redis): dev/Host
     // runs on components/local next to tye.yaml all the same unless told otherwise, and says so in its first lines.
     [Theory]
     [InlineData("./components/kafka/")]
@@ -340,7 +340,7 @@ public sealed class HostRunTests : IDisposable
         Assert.Empty(host.ProcessesOfThisRun());
     }
 
-    // A platform as the template generates it with --broker kafka: components/local (the repository's, in-memory)
+    // A solution as the template generates it with --broker kafka: components/local (the repository's, in-memory)
     // and components/kafka (a Redis state store on a free port where nothing listens, Kafka pub/sub the sidecar
     // refuses: either would stop the run if used), and a tye.yaml whose components-path is the given one.
     private string PlatformWithKafkaFolder(string componentsPath)
