@@ -200,7 +200,7 @@ internal static class HostCommand
     /// The folder a <c>--components</c> value names: <c>components/&lt;value&gt;</c> next to tye.yaml when there is
     /// one (local, redis, kafka, pulsar), else the value as a path from the current folder; null when neither exists.
     /// </summary>
-    internal static string? ComponentsFolder(string value, TyeApplication app)
+    private static string? ComponentsFolder(string value, TyeApplication app)
     {
         if (value.Length == 0)
         {
