@@ -36,18 +36,35 @@ internal static class HostCommand
             return BadInput;
         }
 
+        // The components every sidecar gets: components/local (in-memory) next to tye.yaml unless --components says
+        // otherwise. tye.yaml's components-path is what `tye run` uses (a generated solution names its broker's
+        // folder there, which may need Kafka, Pulsar or Redis): the host reads it only with --components tye.
+        var choice = options.Components ?? HostOptions.DefaultComponents;
+        string? chosenFolder = null;
+        var sidecars = app.Services.Any(s => s.Replicas > 0 && app.DaprFor(s) is not null);
+        if (sidecars && choice != HostOptions.TyeComponents)
+        {
+            chosenFolder = ComponentsFolder(choice, app);
+            if (chosenFolder is null)
+            {
+                terminal.Host(options.Components is null
+                    ? $"no components/local next to {tyePath} (dev/Host's default, in-memory); {ChooseComponents}"
+                    : $"--components '{choice}' names no folder (neither components/{choice} next to tye.yaml nor '{choice}' from here); {ChooseComponents}");
+                return BadInput;
+            }
+        }
+
         var plans = new List<ServicePlan>();
-        var overrideComponents = options.Components is { } c ? ComponentsFolder(c, app) : null;
         var colour = 0;
         foreach (var service in app.Services.Where(s => s.Replicas > 0))
         {
             var dapr = app.DaprFor(service);
             if (dapr is not null)
             {
-                dapr = dapr with { ComponentsPath = overrideComponents ?? dapr.ComponentsPath ?? app.Resolve("components/local") };
+                dapr = dapr with { ComponentsPath = chosenFolder ?? dapr.ComponentsPath ?? app.Resolve("components/local") };
                 if (!Directory.Exists(dapr.ComponentsPath))
                 {
-                    terminal.Host($"components folder {dapr.ComponentsPath} (for {service.Name}) does not exist");
+                    terminal.Host($"components folder {dapr.ComponentsPath} (for {service.Name}, from tye.yaml's components-path) does not exist; {ChooseComponents}");
                     return BadInput;
                 }
 
@@ -62,8 +79,13 @@ internal static class HostCommand
             plans.Add(new ServicePlan(service, Terminal.ColorOf(colour++), dapr, "", [], ""));
         }
 
-        var folders = plans.Select(p => p.Dapr?.ComponentsPath).OfType<string>().Distinct().ToList();
+        var folders = plans.Select(p => p.Dapr?.ComponentsPath).OfType<string>().Select(Path.TrimEndingDirectorySeparator).Distinct().ToList();
         terminal.Host($"{tyePath}: {plans.Count} service(s), {plans.Sum(p => p.Service.Replicas)} replica(s); components: {string.Join(", ", folders.Select(f => Shown(app, f)))}");
+        if (sidecars)
+        {
+            terminal.Host(ComponentsNote(app, options.Components, chosenFolder));
+        }
+
         foreach (var endpoint in folders.SelectMany(RedisCheck.Find).DistinctBy(e => (e.Host, e.Port)))
         {
             if (!await RedisCheck.ReachableAsync(endpoint))
@@ -172,11 +194,48 @@ internal static class HostCommand
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
-    private static string ComponentsFolder(string value, TyeApplication app) => value switch
+    private const string ChooseComponents = "choose with --components local|redis|<name under components/>|tye (tye.yaml's components-path)|<folder>";
+
+    /// <summary>
+    /// The folder a <c>--components</c> value names: <c>components/&lt;value&gt;</c> next to tye.yaml when there is
+    /// one (local, redis, kafka, pulsar), else the value as a path from the current folder; null when neither exists.
+    /// </summary>
+    private static string? ComponentsFolder(string value, TyeApplication app)
     {
-        "local" or "redis" => app.Resolve(Path.Combine("components", value)),
-        _ => Path.GetFullPath(value),
-    };
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        if (value.IndexOfAny(['/', '\\']) < 0 && value is not ("." or ".."))
+        {
+            var named = app.Resolve(Path.Combine("components", value));
+            if (Directory.Exists(named))
+            {
+                return named;
+            }
+        }
+
+        var path = Path.GetFullPath(value);
+        return Directory.Exists(path) ? path : null;
+    }
+
+    /// <summary>The line that says where the components come from and how to choose others.</summary>
+    private static string ComponentsNote(TyeApplication app, string? option, string? chosen)
+    {
+        if (option == HostOptions.TyeComponents)
+        {
+            return "components from tye.yaml's components-path (--components tye); without it dev/Host runs on components/local (in-memory)";
+        }
+
+        var named = app.Dapr.ComponentsPath is { } path ? Path.TrimEndingDirectorySeparator(app.Resolve(path)) : null;
+        var fromTye = named is not null && chosen is not null && named != Path.TrimEndingDirectorySeparator(chosen)
+            ? $"; tye.yaml names {Shown(app, named)} (what tye run uses)"
+            : "";
+        return option is null
+            ? $"components/local (in-memory) is dev/Host's default{fromTye}; {ChooseComponents}"
+            : $"components chosen with --components {option}{fromTye}";
+    }
 
     private static string? FindUpwards(string name)
     {

@@ -8,14 +8,22 @@ internal sealed record HostOptions
     public const string Usage = """
         usage: dotnet run --project dev/Host [-- options]
           --file, -f <tye.yaml>         the topology (default: tye.yaml here or in a parent folder)
-          --components <local|redis|dir> components for every sidecar: components/local (in-memory, the
-                                        default when tye.yaml names none), components/redis, or a folder
+          --components <local|redis|name|tye|dir>
+                                        components for every sidecar: components/<name> next to tye.yaml
+                                        (default local: in-memory, nothing to install; redis needs redis-server),
+                                        tye for tye.yaml's components-path (what tye run uses), or a folder
           --no-build                    start what was built before instead of building first
           --configuration, -c <name>    build configuration (default Debug)
           --stop-timeout <seconds>      how long apps get to stop after SIGTERM before they are killed (default 10)
           --check                       only check that tye.yaml and dapr.yaml agree and use valid keys
           --help, -h                    this text
         """;
+
+    /// <summary>The components folder (under components/ next to tye.yaml) when --components is not given.</summary>
+    public const string DefaultComponents = "local";
+
+    /// <summary>The --components value that means "what tye.yaml's components-path says".</summary>
+    public const string TyeComponents = "tye";
 
     public string? File { get; init; }
 

@@ -20,6 +20,9 @@ public sealed class HostRunTests : IDisposable
 
     public void Dispose() => _dir.Delete(recursive: true);
 
+    // These tests' tye.yaml lives in a temp folder without components/local and names the repository's in its
+    // components-path: they run with --components tye (use what tye.yaml says), which dev/Host needs to be told.
+
     // The binding named "dashboard" is the host's convention for "print this service's URL when it is up".
     private string HelloTye(int replicas) => Write("tye.yaml", $"""
         name: hello-test
@@ -38,7 +41,7 @@ public sealed class HostRunTests : IDisposable
     [Fact]
     public async Task Run_TwoHelloReplicas_AnswerThroughSidecarRestartAfterCrashAndStopCleanlyOnSigint()
     {
-        await using var host = HostProcess.Start("--file", HelloTye(replicas: 2), "--no-build", "-c", Repo.Configuration);
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 2), "--no-build", "-c", Repo.Configuration, "--components", "tye");
 
         var status = await host.WaitForStatusAsync(
             s => s.Count == 2 && s.Values.All(r => r.State == "up"), "both replicas up", StartTimeout);
@@ -94,7 +97,7 @@ public sealed class HostRunTests : IDisposable
                 bindings:
                   - protocol: http
             """);
-        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration);
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration, "--components", "tye");
 
         Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
         var lines = host.Lines.ToList();
@@ -145,7 +148,7 @@ public sealed class HostRunTests : IDisposable
     [Fact]
     public async Task Run_NodePackage_IsInstalledBuiltAndAnswersThroughItsSidecar()
     {
-        await using var host = HostProcess.Start("--file", NodeTye("node build.js"), "-c", Repo.Configuration);
+        await using var host = HostProcess.Start("--file", NodeTye("node build.js"), "-c", Repo.Configuration, "--components", "tye");
 
         var status = await host.WaitForStatusAsync(s => s.Count == 1 && s["nodeapp-1"].State == "up", "nodeapp up", StartTimeout);
         Assert.Contains("[host] npm ci --no-audit --no-fund in pkg", host.Lines);
@@ -162,7 +165,7 @@ public sealed class HostRunTests : IDisposable
     [Fact]
     public async Task Run_NodePackageWhoseBuildFails_ShowsTheErrorAndStartsNothing()
     {
-        await using var host = HostProcess.Start("--file", NodeTye("node -e \\\"console.error('tsc: error TS2322 in main.ts'); process.exit(2)\\\""), "-c", Repo.Configuration);
+        await using var host = HostProcess.Start("--file", NodeTye("node -e \\\"console.error('tsc: error TS2322 in main.ts'); process.exit(2)\\\""), "-c", Repo.Configuration, "--components", "tye");
 
         Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
         Assert.Contains("[host] npm run build in pkg failed (exit code 2):", host.Lines);
@@ -271,6 +274,121 @@ public sealed class HostRunTests : IDisposable
         Assert.Equal(2, await host.WaitForExitAsync(StartTimeout));
         Assert.Contains(host.Lines, l => l.Contains("tye.yaml:7:9: unrecognized key 'autoAssignPort' in 'services[0].bindings[0]'", StringComparison.Ordinal));
         Assert.Empty(host.Status());
+    }
+
+    // A generated solution's tye.yaml names its broker's folder (which may need Kafka, Pulsar or Redis): dev/Host
+    // runs on components/local next to tye.yaml all the same unless told otherwise, and says so in its first lines.
+    [Theory]
+    [InlineData("./components/kafka/")]
+    [InlineData("./components/nowhere/")]
+    public async Task Run_NoComponentsOption_RunsOnComponentsLocalWhateverTyeYamlNames(string componentsPath)
+    {
+        var tye = PlatformWithKafkaFolder(componentsPath);
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration);
+
+        var status = await host.WaitForStatusAsync(s => s.Count == 1 && s["hello-1"].State == "up", "hello-1 up", StartTimeout);
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] ", StringComparison.Ordinal) && l.EndsWith("1 service(s), 1 replica(s); components: components/local", StringComparison.Ordinal));
+        Assert.Contains($"[host] components/local (in-memory) is dev/Host's default; tye.yaml names {componentsPath.TrimStart('.', '/').TrimEnd('/')} (what tye run uses); choose with --components local|redis|<name under components/>|tye (tye.yaml's components-path)|<folder>", host.Lines);
+        // The in-memory state store answers through the sidecar (the kafka folder's Redis store would need a server).
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{status["hello-1"].DaprHttpPort}") };
+        await AnswersFromAsync(http, ["hello-1"]);
+
+        host.Signal(host.Ignores(HostProcess.SigInt) ? HostProcess.SigTerm : HostProcess.SigInt);
+        Assert.Equal(0, await host.WaitForExitAsync(StopTimeout));
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_ComponentsTye_UsesTheFolderTyeYamlNames()
+    {
+        var tye = PlatformWithKafkaFolder("./components/kafka/");
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration, "--components", "tye");
+
+        // components/kafka is what it would run: its Redis state store is checked first, and nothing answers there.
+        Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.EndsWith("; components: components/kafka", StringComparison.Ordinal));
+        Assert.Contains(host.Lines, l => l.Contains("Redis is not reachable at 127.0.0.1:", StringComparison.Ordinal) && l.Contains("statestore.yaml in components/kafka", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Theory]
+    [InlineData("nope")]
+    [InlineData("./no/such/folder")]
+    [InlineData("")]
+    public async Task Run_ComponentsNamingNoFolder_ExitsWithTheChoicesAndStartsNothing(string value)
+    {
+        var tye = PlatformWithKafkaFolder("./components/local/");
+        await using var host = HostProcess.Start("--file", tye, "--no-build", "-c", Repo.Configuration, "--components", value);
+
+        Assert.Equal(2, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.StartsWith($"[host] --components '{value}' names no folder ", StringComparison.Ordinal)
+            && l.EndsWith("; choose with --components local|redis|<name under components/>|tye (tye.yaml's components-path)|<folder>", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    [Fact]
+    public async Task Run_NoComponentsLocalNextToTyeYaml_SaysHowToChooseAndStartsNothing()
+    {
+        // HelloTye's folder has no components/ at all.
+        await using var host = HostProcess.Start("--file", HelloTye(replicas: 1), "--no-build", "-c", Repo.Configuration);
+
+        Assert.Equal(2, await host.WaitForExitAsync(StartTimeout));
+        Assert.Contains(host.Lines, l => l.StartsWith("[host] no components/local next to ", StringComparison.Ordinal) && l.Contains("--components", StringComparison.Ordinal) && l.Contains("tye", StringComparison.Ordinal));
+        Assert.Empty(host.Status());
+        Assert.Empty(host.ProcessesOfThisRun());
+    }
+
+    // A solution as the template generates it with --broker kafka: components/local (the repository's, in-memory)
+    // and components/kafka (a Redis state store on a free port where nothing listens, Kafka pub/sub the sidecar
+    // refuses: either would stop the run if used), and a tye.yaml whose components-path is the given one.
+    private string PlatformWithKafkaFolder(string componentsPath)
+    {
+        var local = Directory.CreateDirectory(Path.Combine(_dir.FullName, "components", "local"));
+        foreach (var file in Directory.GetFiles(Path.Combine(Repo.Root, "components", "local")))
+        {
+            File.Copy(file, Path.Combine(local.FullName, Path.GetFileName(file)), overwrite: true);
+        }
+
+        var kafka = Directory.CreateDirectory(Path.Combine(_dir.FullName, "components", "kafka"));
+        File.WriteAllText(Path.Combine(kafka.FullName, "statestore.yaml"), $"""
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: statestore
+            spec:
+              type: state.redis
+              version: v1
+              metadata:
+                - name: redisHost
+                  value: 127.0.0.1:{FreePort()}
+            """);
+        File.WriteAllText(Path.Combine(kafka.FullName, "pubsub.yaml"), """
+            apiVersion: dapr.io/v1alpha1
+            kind: Component
+            metadata:
+              name: pubsub
+            spec:
+              type: pubsub.kafka
+              version: v1
+              metadata:
+                - name: brokers
+                  value: localhost:9092
+                - name: authType
+                  value: none
+            """);
+        return Write("tye.yaml", $"""
+            name: kafka-platform
+            extensions:
+              - name: dapr
+                components-path: {componentsPath}
+            services:
+              - name: hello
+                project: {Path.Combine(Repo.Root, "services", "Hello", "Hello.csproj")}
+                bindings:
+                  - protocol: http
+            """);
     }
 
     [Fact]

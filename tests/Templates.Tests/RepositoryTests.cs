@@ -89,6 +89,25 @@ public sealed partial class RepositoryTests
         Assert.Contains(entry.Groups[1].Value, removals, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("README.md")]
+    [InlineData("templates/dapr-platform/skeleton/README.md")]
+    public void Readme_FirstLines_AreWhatTheTemplateReplacesForEachBroker(string path)
+    {
+        // template.json replaces the README's first lines (the repository's own: in-memory components for every
+        // local way to run) by the chosen broker's, by their exact text: both READMEs must still have it.
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(Repo.Root, ".template.config", "template.json")));
+        var replacements = json.RootElement.GetProperty("SpecialCustomOperations").GetProperty("README.md").GetProperty("operations").EnumerateArray()
+            .Where(o => o.GetProperty("type").GetString() == "replacement" && o.TryGetProperty("condition", out var c) && c.GetString()!.StartsWith("(broker ==", StringComparison.Ordinal))
+            .ToList();
+        Assert.Equal(["(broker == \"redis\")", "(broker == \"kafka\")", "(broker == \"pulsar\")"], replacements.Select(o => o.GetProperty("condition").GetString()));
+        var readme = File.ReadAllText(Path.Combine(Repo.Root, path));
+        foreach (var original in replacements.Select(o => o.GetProperty("configuration").GetProperty("original").GetString()!))
+        {
+            Assert.StartsWith("# Platform\n\n" + original, readme, StringComparison.Ordinal);
+        }
+    }
+
     // What the dapr-platform template copies (see its sources): the repository minus the template and build output.
     private static IEnumerable<string> TemplateSources() =>
         Directory.EnumerateFiles(Repo.Root, "*", SearchOption.AllDirectories)

@@ -32,6 +32,12 @@ public sealed partial class ServiceTemplateTests(TemplateHive hive)
             Assert.DoesNotContain("Balances", text, StringComparison.OrdinalIgnoreCase);
         }
 
+        // The skeleton's README starts with the broker (the default, Redis) and the command for each way to run.
+        var readme = File.ReadLines(Path.Combine(output, "README.md")).Take(12).ToList();
+        Assert.StartsWith("**Broker: Redis** (`--broker redis`)", readme[2], StringComparison.Ordinal);
+        Assert.Contains(readme, l => l.StartsWith("| Tye and the Dapr CLI | `tye run` | `components/redis` ", StringComparison.Ordinal));
+        Assert.Contains(readme, l => l.StartsWith("| Kubernetes (Dapr, KEDA) | `kubectl apply -k deploy/k8s/overlays/redis` |", StringComparison.Ordinal));
+
         // The service: files from the template, wiring from its post action.
         await hive.NewAsync(output, "dapr-service", "-n", "Payments", "--allow-scripts", "yes");
         Assert.False(Directory.Exists(Path.Combine(output, ".dapr-service")), "the wiring script should be gone once it ran");

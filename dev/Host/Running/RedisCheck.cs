@@ -68,7 +68,7 @@ internal static class RedisCheck
         "Install and start it:",
         "    sudo apt-get install -y redis-server",
         "    redis-server --daemonize yes",
-        "or run on in-memory components, which need no server: --components local",
+        "or run on in-memory components, which need no server: leave out --components (or --components local)",
     ];
 }
 

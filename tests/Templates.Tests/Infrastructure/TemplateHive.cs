@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Platform.Templates.Tests.Infrastructure;
 
 /// <summary>
@@ -9,6 +11,8 @@ public sealed class TemplateHive : IAsyncLifetime
 {
     // Generous: a solution build takes about a minute on two idle cores, and over ten on a machine shared by five builds.
     public static readonly TimeSpan Slow = TimeSpan.FromMinutes(25);
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _built = new();
 
     public DirectoryInfo Root { get; } = Directory.CreateTempSubdirectory("templates-tests-");
 
@@ -29,6 +33,19 @@ public sealed class TemplateHive : IAsyncLifetime
     /// <summary><c>dotnet new</c> with this hive, in <paramref name="folder"/>.</summary>
     public Task<string> NewAsync(string folder, params string[] args) =>
         Dotnet.RunAsync(folder, Slow, ["new", .. args, "--debug:custom-hive", Hive]);
+
+    /// <summary>
+    /// A platform generated with <c>dotnet new dapr-platform -n name args</c> and built (<c>dotnet build</c>, Debug),
+    /// once per run for the same arguments: tests that only read it or run it share it (generating and building the
+    /// whole solution takes minutes). A test that changes the platform makes its own with <see cref="NewPlatformAsync"/>.
+    /// </summary>
+    public Task<string> BuiltPlatformAsync(string name, params string[] args) =>
+        _built.GetOrAdd(string.Join(' ', [name, .. args]), _ => new Lazy<Task<string>>(async () =>
+        {
+            var output = await NewPlatformAsync(name, args);
+            await Dotnet.RunAsync(output, Slow, "build", $"{name}.sln", "-nologo", "-clp:ErrorsOnly");
+            return output;
+        })).Value;
 
     /// <summary>A new platform in a fresh folder: <c>dotnet new dapr-platform -n name args</c>, without the restore.</summary>
     public async Task<string> NewPlatformAsync(string name, params string[] args)
