@@ -271,32 +271,25 @@ public sealed class WorkflowEngine : IAsyncDisposable
         return state;
     }
 
+    /// <summary>The instance's record, loaded from the store on first use (then its timers and work are armed again).</summary>
     private async Task<InstanceRecord> GetAsync(string id, CancellationToken ct)
     {
-        if (_instances.TryGetValue(id, out var found))
+        var instance = _instances.GetOrAdd(id, static i => new InstanceRecord(i));
+        if (instance.Loaded)
         {
-            return found;
+            return instance;
         }
 
-        var instance = new InstanceRecord(id);
         await instance.Gate.WaitAsync(ct);
         try
         {
-            var winner = _instances.GetOrAdd(id, instance);
-            if (winner != instance)
+            if (instance.Loaded)
             {
-                return winner;
+                return instance;
             }
 
-            try
-            {
-                await _store.LoadAsync(instance, ct);
-            }
-            catch
-            {
-                _instances.TryRemove(new KeyValuePair<string, InstanceRecord>(id, instance));
-                throw;
-            }
+            await _store.LoadAsync(instance, ct);
+            instance.Loaded = true;
         }
         finally
         {

@@ -35,6 +35,15 @@ internal sealed class InstanceRecord(string id)
     /// <summary>Set when the history was replaced (continue-as-new, a restart of a finished id): rewrite every key.</summary>
     public bool HistoryReset { get; set; }
 
+    /// <summary>True once the record was read from the store.</summary>
+    public bool Loaded
+    {
+        get => Volatile.Read(ref _loaded);
+        set => Volatile.Write(ref _loaded, value);
+    }
+
+    private bool _loaded;
+
     /// <summary>True once a turn loop runs for this instance (guarded by <see cref="Sync"/>).</summary>
     public bool Running { get; set; }
 
