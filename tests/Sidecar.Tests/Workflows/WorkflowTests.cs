@@ -1,4 +1,7 @@
 using Dapr.Workflow;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Proto = Dapr.Client.Autogen.Grpc.v1;
 
 namespace Platform.Sidecar.Tests.Workflows;
 
@@ -313,6 +316,47 @@ public sealed class WorkflowTests(RedisServer redis)
         {
             Assert.False(await redis.Db.KeyExistsAsync($"{AppId}||dapr.internal.default.{AppId}.workflow||{ghost}||metadata"));
         }
+    }
+
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
+    public async Task DaprGrpc_WorkflowBeta1_StartGetRaise_AndBadIdsAreInvalidArgument(Backend backend)
+    {
+        await using var setup = await StartAsync(backend);
+        using var channel = GrpcChannel.ForAddress(setup.Sidecar.Grpc);
+        var raw = new Proto.Dapr.DaprClient(channel);
+        var id = NewId("beta");
+
+        var started = await raw.StartWorkflowBeta1Async(new Proto.StartWorkflowRequest
+        {
+            InstanceId = id, WorkflowComponent = "dapr", WorkflowName = "Approval", Input = Google.Protobuf.ByteString.CopyFromUtf8("\"\""),
+        });
+        Assert.Equal(id, started.InstanceId);
+        await Poll.UntilAsync(async () => (await raw.GetWorkflowBeta1Async(new Proto.GetWorkflowRequest { InstanceId = id })).RuntimeStatus == "RUNNING",
+            "the workflow running", Deadline);
+        await raw.RaiseEventWorkflowBeta1Async(new Proto.RaiseEventWorkflowRequest
+        {
+            InstanceId = id, WorkflowComponent = "dapr", EventName = "approval", EventData = Google.Protobuf.ByteString.CopyFromUtf8("\"granted\""),
+        });
+        await CompletionAsync(setup.Client, id);
+        var done = await raw.GetWorkflowBeta1Async(new Proto.GetWorkflowRequest { InstanceId = id });
+        Assert.Equal("COMPLETED", done.RuntimeStatus);
+        Assert.Equal("Approval", done.WorkflowName);
+        Assert.Equal("\"granted\"", done.Properties["dapr.workflow.output"]);
+
+        var bad = await Assert.ThrowsAsync<RpcException>(async () => await raw.StartWorkflowBeta1Async(new Proto.StartWorkflowRequest
+        {
+            InstanceId = "bad id", WorkflowComponent = "dapr", WorkflowName = "Hello",
+        }));
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        var noName = await Assert.ThrowsAsync<RpcException>(async () => await raw.StartWorkflowBeta1Async(new Proto.StartWorkflowRequest { InstanceId = NewId("x") }));
+        Assert.Equal(StatusCode.InvalidArgument, noName.StatusCode);
+        var noEvent = await Assert.ThrowsAsync<RpcException>(async () => await raw.RaiseEventWorkflowBeta1Async(new Proto.RaiseEventWorkflowRequest { InstanceId = id }));
+        Assert.Equal(StatusCode.InvalidArgument, noEvent.StatusCode);
+        var missing = await raw.GetWorkflowBeta1Async(new Proto.GetWorkflowRequest { InstanceId = NewId("ghost") });
+        Assert.Equal("", missing.WorkflowName); // daprd answers a missing instance with an empty response, no error
+        Assert.False((await setup.Client.GetWorkflowStateAsync("bad id")).Exists);
     }
 
     /// <summary>A workflow waiting on its timer survives a restart of its sidecar and app (history, inbox and timer in Redis).</summary>
