@@ -321,6 +321,27 @@ public sealed class WorkflowTests(RedisServer redis)
     [Theory]
     [InlineData(Backend.InMemory)]
     [InlineData(Backend.Redis)]
+    public async Task Start_WithTheIdOfAnActiveWorkflow_IsRefused_AndLeavesItRunning(Backend backend)
+    {
+        await using var setup = await StartAsync(backend);
+        using var http = new HttpClient { BaseAddress = new Uri(setup.Sidecar.Http) };
+        var id = NewId("dup");
+        await setup.Client.ScheduleNewWorkflowAsync("Approval", id, "");
+        await setup.Client.WaitForWorkflowStartAsync(id);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => setup.Client.ScheduleNewWorkflowAsync("Hello", id, "x"));
+        await AssertErrorAsync(await http.PostAsync($"/v1.0/workflows/dapr/Hello/start?instanceID={id}", new StringContent("\"x\"")),
+            HttpStatusCode.InternalServerError, "ERR_START_WORKFLOW");
+
+        var state = await setup.Client.GetWorkflowStateAsync(id);
+        Assert.Equal(WorkflowRuntimeStatus.Running, state.RuntimeStatus);
+        Assert.Equal("Approval", state.WorkflowName);
+        Assert.Equal("", state.ReadInputAs<string>());
+    }
+
+    [Theory]
+    [InlineData(Backend.InMemory)]
+    [InlineData(Backend.Redis)]
     public async Task DaprGrpc_WorkflowBeta1_StartGetRaise_AndBadIdsAreInvalidArgument(Backend backend)
     {
         await using var setup = await StartAsync(backend);
