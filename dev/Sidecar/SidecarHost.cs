@@ -108,6 +108,7 @@ public sealed class SidecarHost : IAsyncDisposable
             SecretScopes = configuration.Secrets,
             Channel = channel,
             Bindings = new Bindings.BindingsService(components, app, channel, logger),
+            Workflows = new Workflows.WorkflowOperations(new Workflows.WorkflowEngine(components, options.AppId, logger), options.AppId),
         };
 
         // The sidecar reads no appsettings: without this, the host watches the current folder and everything under
@@ -145,6 +146,7 @@ public sealed class SidecarHost : IAsyncDisposable
         var web = builder.Build();
         HttpApi.Map(web);
         web.MapGrpcService<DaprGrpcService>();
+        web.MapGrpcService<WorkflowGrpcService>(); // the Durable Task protocol of Dapr.Workflow, on the same port
         try
         {
             await web.StartAsync(ct);
@@ -221,6 +223,7 @@ public sealed class SidecarHost : IAsyncDisposable
         await _stopping.CancelAsync();
         await _startup;
         await _runtime.Actors.DisposeAsync();
+        await _runtime.Workflows.Engine.DisposeAsync();
         await _runtime.Subscriber.DisposeAsync();
         using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
         {

@@ -51,6 +51,9 @@ public sealed class SidecarRuntime(SidecarOptions options, Components components
     /// <summary>Output bindings and the delivery of input binding events to the app.</summary>
     public Bindings.BindingsService Bindings { get; init; } = null!;
 
+    /// <summary>The workflow engine and the workflow management API's operations.</summary>
+    public Workflows.WorkflowOperations Workflows { get; init; } = null!;
+
     /// <summary>Circuit breakers of the Resiliency policies for actor types this sidecar calls.</summary>
     public ConcurrentDictionary<string, Invocation.CircuitBreaker> ActorBreakers { get; } = new(StringComparer.Ordinal);
 

@@ -37,6 +37,7 @@ public partial class DaprGrpcService(SidecarRuntime rt)
         BindConfiguration(binder);
         BindBindings(binder);
         BindActors(binder);
+        BindWorkflows(binder);
     }
 
     // Each building block's folder binds its own methods in its part of this class.
@@ -47,6 +48,8 @@ public partial class DaprGrpcService(SidecarRuntime rt)
     static partial void BindBindings(ServiceBinderBase binder);
 
     static partial void BindActors(ServiceBinderBase binder);
+
+    static partial void BindWorkflows(ServiceBinderBase binder);
 
     /// <summary>Binds a unary method by name; ASP.NET Core finds the handler on this class.</summary>
     private static void Add<TRequest, TResponse>(ServiceBinderBase binder, string name)

@@ -39,6 +39,7 @@ internal static partial class HttpApi
         MapLocks(web);
         MapConfiguration(web);
         MapBindings(web);
+        MapWorkflows(web);
         web.MapFallback(Fallback);
     }
 
@@ -48,6 +49,8 @@ internal static partial class HttpApi
     static partial void MapConfiguration(IEndpointRouteBuilder web);
 
     static partial void MapBindings(IEndpointRouteBuilder web);
+
+    static partial void MapWorkflows(IEndpointRouteBuilder web);
 
     /// <summary>daprd cleans paths (the actor SDK sends <c>//v1.0/...</c>) and routes any request with a <c>dapr-app-id</c> header to invocation.</summary>
     private static Task Normalize(HttpContext ctx, RequestDelegate next)
