@@ -70,11 +70,47 @@ public sealed class BulkDeliveryTests
         Assert.Equal((3L, 15.50m, 7L), (totals.Accounts, totals.TotalBalance, totals.EventsApplied));
     }
 
+    [Fact]
+    public async Task Redis_AccountWrittenByAnotherReplicaMeanwhile_NextDeliveryFindsItsRealStatementPage()
+    {
+        // Replica 0 sees the account at 2 lines and would guess page 1 for its next lines; replica 1 takes it to 60
+        // lines (page 2) meanwhile. Replica 0's next delivery must read page 2 and add to it, never overwrite it.
+        await using var cluster = await BalancesCluster.StartAsync(Backend.Redis, replicas: 2);
+        var s = new StreamBuilder();
+        var events = new List<LedgerRecord> { s.Open("pages-1", "pat") };
+        for (var i = 0; i < 60; i++)
+        {
+            events.Add(s.Deposit("pages-1", 1.00m));
+        }
+
+        var first = await DeliverAsync(cluster.Replicas[0], [.. events.Take(2).Select((e, i) => ($"a{i}", Event(e)))]);
+        var second = await DeliverAsync(cluster.Replicas[1], [.. events.Skip(2).Take(58).Select((e, i) => ($"b{i}", Event(e)))]);
+        var third = await DeliverAsync(cluster.Replicas[0], ("c0", Event(events[60])));
+
+        Assert.All(first.Values.Concat(second.Values).Concat(third.Values), status => Assert.Equal("SUCCESS", status));
+        var account = await cluster.BalanceAsync("pages-1");
+        Assert.Equal((60.00m, 61L, 61), (account!.Balance, account.LastSequence, account.StatementLines));
+        var lines = (await cluster.StatementAsync("pages-1", 1, 100)).Lines;
+        Assert.Equal(Enumerable.Range(1, 61).Select(i => (long)i), lines.Select(l => l.Sequence));
+        Assert.Equal(60.00m, lines[^1].BalanceAfter);
+        Assert.Equal(0, cluster.Replicas[0].Meter.Count("balances.etag.conflicts")); // it read the right page, it did not lose a race
+    }
+
     private static string Event(LedgerRecord e) =>
         JsonSerializer.Serialize(new { specversion = "1.0", id = Guid.NewGuid().ToString(), source = "ledger", type = $"ledger.{e.Kind}", datacontenttype = "application/json", data = e }, JsonSerializerOptions.Web);
 
     /// <summary>Posts daprd's bulk envelope to Balances' subscription route (through its sidecar) and reads the statuses.</summary>
-    private static async Task<Dictionary<string, string>> DeliverAsync(BalancesCluster cluster, params (string EntryId, string Event)[] entries)
+    private static Task<Dictionary<string, string>> DeliverAsync(BalancesCluster cluster, params (string EntryId, string Event)[] entries) =>
+        DeliverAsync(cluster.Api(), entries);
+
+    /// <summary>The same, to one replica's app directly.</summary>
+    private static async Task<Dictionary<string, string>> DeliverAsync(BalancesReplica replica, params (string EntryId, string Event)[] entries)
+    {
+        using var http = new HttpClient { BaseAddress = replica.AppAddress };
+        return await DeliverAsync(http, entries);
+    }
+
+    private static async Task<Dictionary<string, string>> DeliverAsync(HttpClient http, (string EntryId, string Event)[] entries)
     {
         var envelope = new JsonObject
         {
@@ -91,7 +127,7 @@ public sealed class BulkDeliveryTests
                 ["metadata"] = new JsonObject(),
             })]),
         }.ToJsonString();
-        using var response = await cluster.Api().PostAsync("events/ledger", new StringContent(envelope, System.Text.Encoding.UTF8, "application/json"));
+        using var response = await http.PostAsync("events/ledger", new StringContent(envelope, System.Text.Encoding.UTF8, "application/json"));
         response.EnsureSuccessStatusCode();
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
         return body.GetProperty("statuses").EnumerateArray().ToDictionary(e => e.GetProperty("entryId").GetString()!, e => e.GetProperty("status").GetString()!);

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Dapr;
+using Dapr.Client;
 using Platform.Balances.Ledger;
 
 namespace Platform.Balances.ReadModel;
@@ -16,6 +18,11 @@ public sealed record BulkEvent(string EntryId, JsonElement Data);
 /// </summary>
 public sealed partial class Projector
 {
+    private const int MaxRemembered = 100_000;
+
+    // Account id → statement lines, as last read or written by this replica (see ReadPointerAndAccountsAsync).
+    private readonly ConcurrentDictionary<string, long> _statementLines = new(StringComparer.Ordinal);
+
     /// <summary>One bulk delivery from the <c>ledger</c> topic: a status per entry, as Dapr expects.</summary>
     public async Task<IReadOnlyList<(string EntryId, DeliveryStatus Status)>> HandleBulkAsync(IReadOnlyList<BulkEvent> entries, CancellationToken ct)
     {
@@ -71,7 +78,7 @@ public sealed partial class Projector
         var alone = new List<string>();
         for (var conflicts = 0; open.Count > 0;)
         {
-            var (pointer, accounts) = await ReadPointerAndAccountsAsync(open.Keys, ct);
+            var (pointer, accounts, prefetched) = await ReadPointerAndAccountsAsync(open, ct);
             if (pointer.Rebuilding is not null)
             {
                 alone.AddRange(open.Keys);
@@ -113,7 +120,7 @@ public sealed partial class Projector
             // As in the single-event path: a new account written into a generation a rebuild has just retired would
             // only resurrect documents nobody reads. Read everything again under the new pointer.
             var committed = (batches.All(b => b.Before is not null) || await IsInUseAsync(pointer.Generation, ct))
-                && await TryCommitAsync(pointer.Generation, batches, ct);
+                && await TryCommitAsync(pointer.Generation, batches, ct, prefetched);
             if (committed)
             {
                 foreach (var batch in batches)
@@ -155,22 +162,49 @@ public sealed partial class Projector
     }
 
     /// <summary>
-    /// The pointer and the accounts in one bulk read, the accounts under the generation last seen; read again under
-    /// the pointer's generation if a rebuild switched over meanwhile.
+    /// The pointer and the accounts in one bulk read, the accounts under the generation last seen (read again under the
+    /// pointer's generation if a rebuild switched over meanwhile). The same read fetches, under that generation, the
+    /// totals shards of these accounts and the statement pages their events will go to as far as this replica knows
+    /// each account's statement length: returned as <c>Prefetched</c> for the commit, which reads only what is
+    /// missing (a page guessed wrong because another replica wrote the account meanwhile).
     /// </summary>
-    private async Task<(ModelPointer Pointer, Dictionary<string, (AccountDoc? Account, string ETag)> Accounts)> ReadPointerAndAccountsAsync(
-        IEnumerable<string> accountIds, CancellationToken ct)
+    private async Task<(ModelPointer Pointer, Dictionary<string, (AccountDoc? Account, string ETag)> Accounts, Dictionary<string, BulkStateItem>? Prefetched)>
+        ReadPointerAndAccountsAsync(IReadOnlyDictionary<string, List<LedgerEvent>> events, CancellationToken ct)
     {
-        var ids = accountIds.ToList();
+        var ids = events.Keys.ToList();
         var guess = Volatile.Read(ref _lastGeneration);
-        var read = await ReadManyAsync([Keys.Pointer, .. ids.Select(id => Keys.Account(guess, id))], ct);
+        var pages = ids.Where(_statementLines.ContainsKey).SelectMany(id =>
+        {
+            var lines = _statementLines[id];
+            return Enumerable.Range(Keys.PageOf(lines), Keys.PageOf(lines + events[id].Count - 1) - Keys.PageOf(lines) + 1).Select(p => Keys.Statement(guess, id, p));
+        });
+        var shards = ids.Select(Keys.ShardOf).Distinct().Select(i => Keys.Totals(guess, i));
+        var read = await ReadManyAsync([Keys.Pointer, .. ids.Select(id => Keys.Account(guess, id)), .. shards, .. pages], ct);
         var pointer = Read<ModelPointer>(read, Keys.Pointer).Value ?? ModelPointer.Initial;
         Volatile.Write(ref _lastGeneration, pointer.Generation);
+        var prefetched = read;
         if (pointer.Generation != guess)
         {
             read = await ReadManyAsync([.. ids.Select(id => Keys.Account(pointer.Generation, id))], ct);
+            prefetched = null;
         }
 
-        return (pointer, ids.ToDictionary(id => id, id => Read<AccountDoc>(read, Keys.Account(pointer.Generation, id)), StringComparer.Ordinal));
+        var accounts = ids.ToDictionary(id => id, id => Read<AccountDoc>(read, Keys.Account(pointer.Generation, id)), StringComparer.Ordinal);
+        RememberStatementLines(accounts.Values.Select(a => a.Value).OfType<AccountDoc>());
+        return (pointer, accounts, prefetched);
+    }
+
+    /// <summary>How long each account's statement is, as this replica last saw it: where its next events' lines go.</summary>
+    private void RememberStatementLines(IEnumerable<AccountDoc> accounts)
+    {
+        if (_statementLines.Count > MaxRemembered)
+        {
+            _statementLines.Clear(); // only a guess: forgetting costs one more read per account, never a wrong write
+        }
+
+        foreach (var account in accounts)
+        {
+            _statementLines[account.AccountId] = account.StatementLines;
+        }
     }
 }

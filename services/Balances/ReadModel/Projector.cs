@@ -231,15 +231,25 @@ public sealed partial class Projector(DaprClient dapr, LedgerClient ledger, Bala
     /// Applies each account's events (each list starts right after that account's last sequence) and writes every
     /// account, the statement pages they touch and their totals shards in one transaction, each document guarded by
     /// the ETag it was read with; false on an ETag conflict (nothing written). The pages and shards are read in one
-    /// bulk read.
+    /// bulk read, except those already read with the accounts (<paramref name="prefetched"/>, same generation).
     /// </summary>
-    private async Task<bool> TryCommitAsync(int generation, IReadOnlyList<AccountBatch> accounts, CancellationToken ct)
+    private async Task<bool> TryCommitAsync(int generation, IReadOnlyList<AccountBatch> accounts, CancellationToken ct,
+        Dictionary<string, BulkStateItem>? prefetched = null)
     {
         var pageKeys = accounts.SelectMany(a => PagesOf(a).Select(p => Keys.Statement(generation, a.AccountId, p)));
         var shardIndexes = accounts.Select(a => Keys.ShardOf(a.AccountId)).Distinct().ToList();
-        var read = await ReadManyAsync([.. pageKeys, .. shardIndexes.Select(i => Keys.Totals(generation, i))], ct);
+        var read = prefetched is null ? [] : new Dictionary<string, BulkStateItem>(prefetched, StringComparer.Ordinal);
+        var missing = pageKeys.Concat(shardIndexes.Select(i => Keys.Totals(generation, i))).Where(k => !read.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+        {
+            foreach (var (key, item) in await ReadManyAsync(missing, ct))
+            {
+                read[key] = item;
+            }
+        }
 
         var operations = new List<StateTransactionRequest>();
+        var written = new List<AccountDoc>();
         var shards = shardIndexes.ToDictionary(i => i, i =>
         {
             var (shard, etag) = Read<TotalsShard>(read, Keys.Totals(generation, i));
@@ -266,6 +276,7 @@ public sealed partial class Projector(DaprClient dapr, LedgerClient ledger, Bala
                 EventsIgnored = shard.EventsIgnored + accountIgnored,
             }, shardETag);
             operations.Add(Upsert(Keys.Account(generation, batch.AccountId), account, batch.ETag));
+            written.Add(account);
             operations.AddRange(pages.Where(p => p.Value.Changed).Select(p => Upsert(Keys.Statement(generation, batch.AccountId, p.Key), new StatementPage(batch.AccountId, p.Key, p.Value.Lines), p.Value.ETag)));
         }
 
@@ -282,6 +293,7 @@ public sealed partial class Projector(DaprClient dapr, LedgerClient ledger, Bala
 
         telemetry.Applied.Add(applied, new KeyValuePair<string, object?>("generation", generation));
         telemetry.Ignored.Add(ignored);
+        RememberStatementLines(written);
         return true;
     }
 

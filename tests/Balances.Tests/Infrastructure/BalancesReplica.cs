@@ -15,8 +15,9 @@ public sealed class BalancesReplica : IAsyncDisposable
     private readonly WebApplicationFactory<Program> _root;
     private readonly WebApplicationFactory<Program> _factory;
 
-    private BalancesReplica(WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.SidecarHost sidecar)
+    private BalancesReplica(WebApplicationFactory<Program> root, WebApplicationFactory<Program> factory, Platform.Sidecar.SidecarHost sidecar, int port)
     {
+        AppAddress = new Uri($"http://127.0.0.1:{port}/");
         _root = root;
         _factory = factory;
         Sidecar = sidecar;
@@ -25,6 +26,9 @@ public sealed class BalancesReplica : IAsyncDisposable
     }
 
     public Platform.Sidecar.SidecarHost Sidecar { get; }
+
+    /// <summary>The app itself, for what only this replica must receive (its sidecar would balance over the replicas).</summary>
+    public Uri AppAddress { get; }
 
     public DeliveryMeter Meter { get; }
 
@@ -59,7 +63,7 @@ public sealed class BalancesReplica : IAsyncDisposable
                 continue;
             }
 
-            var replica = new BalancesReplica(root, factory, sidecar);
+            var replica = new BalancesReplica(root, factory, sidecar, port);
             await sidecar.Ready.WaitAsync(TimeSpan.FromSeconds(30));
             return replica;
         }
