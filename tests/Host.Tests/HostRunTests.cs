@@ -13,6 +13,22 @@ namespace Platform.Host.Tests;
 /// </summary>
 public sealed class HostRunTests : IDisposable
 {
+    // A Kafka pub/sub: dev/Sidecar cannot run it (no broker here), so a run that uses it stops with the sidecar's reason.
+    private const string KafkaPubSub = """
+        apiVersion: dapr.io/v1alpha1
+        kind: Component
+        metadata:
+          name: pubsub
+        spec:
+          type: pubsub.kafka
+          version: v1
+          metadata:
+            - name: brokers
+              value: localhost:9092
+            - name: authType
+              value: none
+        """;
+
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 
@@ -234,20 +250,7 @@ public sealed class HostRunTests : IDisposable
     public async Task Run_ComponentTheSidecarCannotLoad_StopsWithTheSidecarsReason()
     {
         var components = Directory.CreateDirectory(Path.Combine(_dir.FullName, "kafka"));
-        File.WriteAllText(Path.Combine(components.FullName, "pubsub.yaml"), """
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: pubsub
-            spec:
-              type: pubsub.kafka
-              version: v1
-              metadata:
-                - name: brokers
-                  value: localhost:9092
-                - name: authType
-                  value: none
-            """);
+        File.WriteAllText(Path.Combine(components.FullName, "pubsub.yaml"), KafkaPubSub);
         await using var host = HostProcess.Start("--file", HelloTye(replicas: 1), "--no-build", "-c", Repo.Configuration, "--components", components.FullName);
 
         Assert.Equal(1, await host.WaitForExitAsync(StartTimeout));
@@ -364,20 +367,7 @@ public sealed class HostRunTests : IDisposable
                 - name: redisHost
                   value: 127.0.0.1:{FreePort()}
             """);
-        File.WriteAllText(Path.Combine(kafka.FullName, "pubsub.yaml"), """
-            apiVersion: dapr.io/v1alpha1
-            kind: Component
-            metadata:
-              name: pubsub
-            spec:
-              type: pubsub.kafka
-              version: v1
-              metadata:
-                - name: brokers
-                  value: localhost:9092
-                - name: authType
-                  value: none
-            """);
+        File.WriteAllText(Path.Combine(kafka.FullName, "pubsub.yaml"), KafkaPubSub);
         return Write("tye.yaml", $"""
             name: kafka-platform
             extensions:
