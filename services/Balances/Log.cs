@@ -18,6 +18,9 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Warning, "Account {AccountId} sequence {Sequence}: the state store failed, RETRY: {Error}")]
     public static partial void StoreFailed(ILogger logger, string accountId, long sequence, string error);
 
+    [LoggerMessage(8, LogLevel.Warning, "A bulk delivery of {Count} events: the state store failed, RETRY for all: {Error}")]
+    public static partial void BulkStoreFailed(ILogger logger, int count, string error);
+
     [LoggerMessage(6, LogLevel.Warning, "Account {AccountId}: gave up after {Conflicts} ETag conflicts in a row, RETRY")]
     public static partial void GaveUp(ILogger logger, string accountId, int conflicts);
 

@@ -239,16 +239,7 @@ public partial class DaprGrpcService
             return new V1.GetWorkflowResponse { InstanceId = request.InstanceId };
         }
 
-        var response = new V1.GetWorkflowResponse
-        {
-            InstanceId = info.InstanceId,
-            WorkflowName = info.WorkflowName,
-            CreatedAt = info.CreatedAt,
-            LastUpdatedAt = info.LastUpdatedAt,
-            RuntimeStatus = info.RuntimeStatus,
-        };
-        response.Properties.Add(info.Properties.ToDictionary());
-        return response;
+        return info.ToResponse();
     }
 
     public virtual async Task<Empty> TerminateWorkflowBeta1(V1.TerminateWorkflowRequest request, ServerCallContext context)

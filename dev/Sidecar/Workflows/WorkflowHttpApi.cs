@@ -48,16 +48,7 @@ internal static partial class HttpApi
     {
         var info = await rt.Workflows.GetAsync(instanceId, AppIdQuery(ctx), ctx.RequestAborted)
             ?? throw Workflows.WorkflowErrors.InstanceNotFound(instanceId);
-        var response = new V1.GetWorkflowResponse
-        {
-            InstanceId = info.InstanceId,
-            WorkflowName = info.WorkflowName,
-            CreatedAt = info.CreatedAt,
-            LastUpdatedAt = info.LastUpdatedAt,
-            RuntimeStatus = info.RuntimeStatus,
-        };
-        response.Properties.Add(info.Properties.ToDictionary());
-        return Results.Text(JsonFormatter.Default.Format(response), JsonContentType, Encoding.UTF8);
+        return Results.Text(JsonFormatter.Default.Format(info.ToResponse()), JsonContentType, Encoding.UTF8);
     }
 
     private static async Task<IResult> StartWorkflow(HttpContext ctx, SidecarRuntime rt, string workflowName)

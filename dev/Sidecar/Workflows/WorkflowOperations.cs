@@ -6,7 +6,23 @@ namespace Platform.Sidecar.Workflows;
 
 /// <summary>What the workflow management API reports of an instance (daprd's <c>GetWorkflowResponse</c>).</summary>
 public sealed record WorkflowInfo(string InstanceId, string WorkflowName, Timestamp CreatedAt, Timestamp LastUpdatedAt, string RuntimeStatus,
-    IReadOnlyDictionary<string, string> Properties);
+    IReadOnlyDictionary<string, string> Properties)
+{
+    /// <summary>As both APIs answer it: the gRPC message, which the HTTP API writes in its JSON form.</summary>
+    public Dapr.Client.Autogen.Grpc.v1.GetWorkflowResponse ToResponse()
+    {
+        var response = new Dapr.Client.Autogen.Grpc.v1.GetWorkflowResponse
+        {
+            InstanceId = InstanceId,
+            WorkflowName = WorkflowName,
+            CreatedAt = CreatedAt,
+            LastUpdatedAt = LastUpdatedAt,
+            RuntimeStatus = RuntimeStatus,
+        };
+        response.Properties.Add(Properties.ToDictionary());
+        return response;
+    }
+}
 
 /// <summary>
 /// The workflow management API's operations, one implementation for HTTP (<c>/v1.0…/workflows/dapr/…</c>) and the

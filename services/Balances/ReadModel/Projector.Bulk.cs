@@ -50,7 +50,7 @@ public sealed partial class Projector
         }
         catch (DaprException e)
         {
-            Log.StoreFailed(logger, "(bulk)", events.Count, e.Message);
+            Log.BulkStoreFailed(logger, events.Count, e.Message);
             activity?.SetStatus(ActivityStatusCode.Error, e.Message);
             outcomes = events.Select(e => e.Event.AccountId).Distinct().ToDictionary(id => id, _ => Outcome.Retry);
         }
